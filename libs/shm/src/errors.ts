@@ -116,7 +116,7 @@ interface NativeErrorShape {
 export function fromNativeError(err: unknown, context: string): ShmError {
   if (err instanceof ShmError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as NativeErrorShape;
-  const code = typeof e.code === 'string' ? e.code : undefined;
+  const code = typeof e.code === 'string' ? e.code : '';
   const detail = typeof e.message === 'string' ? e.message : String(err);
   const message = `${context}: ${detail}`;
   switch (code) {
@@ -133,7 +133,7 @@ export function fromNativeError(err: unknown, context: string): ShmError {
     default:
       return new ShmSystemError(message, {
         cause: err,
-        ...(code !== undefined ? { errno: code } : {}),
+        ...(code !== '' ? { errno: code } : {}),
         ...(typeof e.syscall === 'string' ? { syscall: e.syscall } : {}),
       });
   }
