@@ -248,7 +248,34 @@ def run(name, spec, options):
     }
 
 
+def check_training_sampler():
+    """Asserts that Ddim(use_clipped=True) reproduces tools/train/schedule.py's ddim_sample (the
+    sampler the shipped models were judged with) to float32 precision, with a fake model."""
+    import os
+    import sys
+    import torch
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'train'))
+    import schedule  # noqa: E402
+    calls = [0]
+
+    def model(x, t, labels):
+        e = torch.tensor(vector(calls[0], EPS_SALT)).reshape(1, 1, 4, 4)
+        calls[0] += 1
+        return e.repeat(x.shape[0], 1, 1, 1)
+
+    x0 = torch.randn((1, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+    want = schedule.ddim_sample(model, torch.tensor([3]), (1, 4, 4), steps=50, seed=0, clip=True).numpy().reshape(-1)
+    s = Ddim(alphas_cumprod(LINEAR), 50, 0.0, True, use_clipped=True)
+    x = x0.numpy().reshape(-1)
+    for i in range(50):
+        x = s.step(i, x.astype(np.float64), vector(i, EPS_SALT).astype(np.float64), None).astype(np.float32)
+    err = np.abs(want - x).max()
+    assert err < 1e-4, err
+    print(f'tools/train/schedule.py ddim_sample == DDIM(useClippedModelOutput) to {err:.1e}')
+
+
 def main():
+    check_training_sampler()
     write_fixture('libs/schedulers/src/test-fixtures/schedulers.json', {
         'generator': 'tools/ref/schedulers_ref.py',
         'length': LENGTH,
