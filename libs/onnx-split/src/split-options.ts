@@ -1,0 +1,175 @@
+import { dirname, join, resolve } from 'node:path';
+import { SplitOptionsError } from './errors.js';
+import type { GraphOptimizationLevel } from './profile.js';
+import type { InputSpecs } from './random-feeds.js';
+import { validateInputSpecs } from './random-feeds.js';
+
+/** Smallest and largest stage count the partitioner accepts. */
+export const MIN_STAGES = 2;
+export const MAX_STAGES = 8;
+
+/** How the full model is profiled for per-node costs. */
+export interface SplitProfileOptions {
+  /**
+   * Profiled runs (median per node).
+   * @defaultValue 10
+   */
+  runs?: number;
+  /**
+   * Unprofiled warm-up runs.
+   * @defaultValue 2
+   */
+  warmupRuns?: number;
+  /**
+   * ORT intra-op threads while profiling and timing stages.
+   * @defaultValue 1
+   */
+  intraOpNumThreads?: number;
+  /**
+   * ORT optimisation level while profiling (see `ProfileNodesOptions.graphOptimizationLevel`).
+   * @defaultValue 'disabled'
+   */
+  graphOptimizationLevel?: GraphOptimizationLevel;
+}
+
+/** Options of `splitModel`. */
+export interface SplitModelOptions {
+  /** The full denoiser ONNX file. */
+  modelPath: string;
+  /** Number of stages N, 2…8. */
+  stages: number;
+  /**
+   * Graph inputs carrying the latent; everything not depending on them is conditioning.
+   * @defaultValue `['sample']`
+   */
+  latentInputs?: readonly string[];
+  /**
+   * The model's real input shapes and dtypes, e.g. `{ sample: { dtype: 'float32', dims: [2, 1, 16, 16] }, … }`.
+   * Required when profiling (the default); every graph input must be listed.
+   */
+  inputs?: InputSpecs;
+  /**
+   * Explicit latent-dependent node name → stage map (need not be contiguous). Overrides the balanced
+   * cut; every latent-dependent node must be listed and data must flow to higher stages only.
+   */
+  assignment?: Readonly<Record<string, number>>;
+  /** Caller-measured per-node costs in ms (node name → ms); used instead of profiled costs. */
+  nodeCostsMs?: Readonly<Record<string, number>>;
+  /**
+   * Profiling settings, or `false` to never run ORT (costs then come from `nodeCostsMs`, else 1 per
+   * node, and boundary dtypes from the graph's declarations and per-operator rules).
+   * @defaultValue `{}` (profile with the defaults)
+   */
+  profile?: SplitProfileOptions | false;
+  /**
+   * Relative slack over the best achievable slowest stage that the balanced cut may spend to send
+   * fewer non-float tensors and fewer bytes across cuts.
+   * @defaultValue 0.03
+   */
+  balanceTolerance?: number;
+  /**
+   * Time each stage on its own in ORT after the split (fills `measuredRunMs`). Needs profiling.
+   * @defaultValue true
+   */
+  measureStages?: boolean;
+  /**
+   * Balanced cut only, with `measureStages`: rounds that time the stages of the current cut alone,
+   * rescale node costs by each stage's measured/predicted ratio and cut again (the cut with the
+   * lowest measured slowest stage wins). 0 balances on the full-model profile alone.
+   * @defaultValue 2
+   */
+  calibrationRounds?: number;
+  /**
+   * Directory for cached splits and profiles.
+   * @defaultValue `<model dir>/splits`
+   */
+  cacheDir?: string;
+  /**
+   * Recompute even if a cached split exists.
+   * @defaultValue false
+   */
+  force?: boolean;
+}
+
+/** {@link SplitModelOptions} with defaults applied and paths absolute. */
+export interface ResolvedSplitModelOptions {
+  readonly modelPath: string;
+  readonly stages: number;
+  readonly latentInputs: readonly string[];
+  readonly inputs: InputSpecs | null;
+  readonly assignment: Readonly<Record<string, number>> | null;
+  readonly nodeCostsMs: Readonly<Record<string, number>> | null;
+  readonly profile: Required<SplitProfileOptions> | null;
+  readonly balanceTolerance: number;
+  readonly measureStages: boolean;
+  readonly calibrationRounds: number;
+  readonly cacheDir: string;
+  readonly force: boolean;
+}
+
+/** Validates options and applies defaults; errors are {@link SplitOptionsError}s naming the field. */
+export function resolveSplitModelOptions(options: SplitModelOptions): ResolvedSplitModelOptions {
+  const fail = (code: 'SPLIT_INVALID_STAGES' | 'SPLIT_INVALID_OPTION' | 'SPLIT_UNKNOWN_LATENT_INPUT', field: string, message: string): never => {
+    throw new SplitOptionsError(code, message, { field });
+  };
+  if (typeof options !== 'object' || options === null) fail('SPLIT_INVALID_OPTION', 'options', 'options must be an object');
+  if (typeof options.modelPath !== 'string' || options.modelPath === '') fail('SPLIT_INVALID_OPTION', 'modelPath', 'modelPath must be a non-empty path');
+  const { stages } = options;
+  if (!Number.isInteger(stages) || stages < MIN_STAGES || stages > MAX_STAGES) {
+    fail('SPLIT_INVALID_STAGES', 'stages', `stages must be an integer from ${MIN_STAGES} to ${MAX_STAGES} (got ${String(stages)})`);
+  }
+  const latentInputs = options.latentInputs ?? ['sample'];
+  if (!Array.isArray(latentInputs) || latentInputs.length === 0 || !latentInputs.every((n) => typeof n === 'string' && n !== '')) {
+    fail('SPLIT_UNKNOWN_LATENT_INPUT', 'latentInputs', 'latentInputs must be a non-empty array of graph input names');
+  }
+  const profileOption = options.profile ?? {};
+  let profile: Required<SplitProfileOptions> | null = null;
+  if (profileOption !== false) {
+    profile = {
+      runs: profileOption.runs ?? 10,
+      warmupRuns: profileOption.warmupRuns ?? 2,
+      intraOpNumThreads: profileOption.intraOpNumThreads ?? 1,
+      graphOptimizationLevel: profileOption.graphOptimizationLevel ?? 'disabled',
+    };
+    for (const key of ['runs', 'intraOpNumThreads'] as const) {
+      if (!Number.isInteger(profile[key]) || profile[key] < 1) fail('SPLIT_INVALID_OPTION', `profile.${key}`, `profile.${key} must be a positive integer`);
+    }
+    if (!Number.isInteger(profile.warmupRuns) || profile.warmupRuns < 0) fail('SPLIT_INVALID_OPTION', 'profile.warmupRuns', 'profile.warmupRuns must be a non-negative integer');
+    if (!['disabled', 'basic', 'extended', 'all'].includes(profile.graphOptimizationLevel)) {
+      fail('SPLIT_INVALID_OPTION', 'profile.graphOptimizationLevel', 'profile.graphOptimizationLevel must be disabled, basic, extended or all');
+    }
+    if (options.inputs === undefined) fail('SPLIT_INVALID_OPTION', 'inputs', 'inputs (input shapes and dtypes) are required for profiling; pass profile: false to split without ORT');
+  }
+  if (options.inputs !== undefined) validateInputSpecs(options.inputs, 'inputs');
+  if (options.assignment !== undefined && (typeof options.assignment !== 'object' || options.assignment === null)) {
+    fail('SPLIT_INVALID_OPTION', 'assignment', 'assignment must be an object of node name → stage');
+  }
+  if (options.nodeCostsMs !== undefined) {
+    for (const [name, ms] of Object.entries(options.nodeCostsMs)) {
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) fail('SPLIT_INVALID_OPTION', `nodeCostsMs.${name}`, `nodeCostsMs.${name} must be a finite number ≥ 0`);
+    }
+  }
+  const balanceTolerance = options.balanceTolerance ?? 0.03;
+  if (typeof balanceTolerance !== 'number' || !(balanceTolerance >= 0) || balanceTolerance > 1) {
+    fail('SPLIT_INVALID_OPTION', 'balanceTolerance', 'balanceTolerance must be a number from 0 to 1');
+  }
+  const calibrationRounds = options.calibrationRounds ?? 2;
+  if (!Number.isInteger(calibrationRounds) || calibrationRounds < 0 || calibrationRounds > 10) {
+    fail('SPLIT_INVALID_OPTION', 'calibrationRounds', 'calibrationRounds must be an integer from 0 to 10');
+  }
+  const modelPath = resolve(options.modelPath);
+  return {
+    modelPath,
+    stages,
+    latentInputs: [...latentInputs],
+    inputs: options.inputs ?? null,
+    assignment: options.assignment ?? null,
+    nodeCostsMs: options.nodeCostsMs ?? null,
+    profile,
+    balanceTolerance,
+    measureStages: profile !== null && (options.measureStages ?? true),
+    calibrationRounds,
+    cacheDir: resolve(options.cacheDir ?? join(dirname(modelPath), 'splits')),
+    force: options.force ?? false,
+  };
+}
