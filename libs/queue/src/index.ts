@@ -1,1 +1,80 @@
-export {};
+/**
+ * @asyncdiff/queue — the contract between the API and GPU hosts: job specs and their validation,
+ * the job lifecycle and record (in Redis, outliving BullMQ's retention), BullMQ queues per kind,
+ * idempotent submission, cancellation, progress and events, and the worker GPU hosts run.
+ */
+export {
+  EnqueueError,
+  errorInfo,
+  IdempotencyConflictError,
+  InvalidArgumentError,
+  InvalidTransitionError,
+  isRetryable,
+  JobCanceledError,
+  JobFailureError,
+  JobNotFoundError,
+  JobSpecError,
+  LeaseLostError,
+  QueueError,
+  WorkerShutdownError,
+  type QueueErrorCode,
+  type SpecIssue,
+} from './errors.js';
+export {
+  allowedFrom,
+  assertTransition,
+  canTransition,
+  isJobStatus,
+  isTerminal,
+  JOB_STATUSES,
+  TERMINAL_STATUSES,
+  type JobStatus,
+  type TerminalJobStatus,
+} from './lifecycle.js';
+export { isJobId, JOB_ID_PATTERN, JOB_ID_PREFIX, jobIdTime, newJobId } from './job-id.js';
+export {
+  JOB_KINDS,
+  jobSpecInputSchema,
+  jobSpecSchema,
+  OUTPUT_FORMATS,
+  PARALLEL_MODES,
+  randomSeed,
+  resolveJobSpec,
+  SCHEDULERS,
+  SEED_MAX,
+  SPEC_LIMITS,
+  type JobKind,
+  type JobSpec,
+  type JobSpecInput,
+  type OutputFormat,
+  type ParallelMode,
+  type ParallelSpec,
+  type SchedulerName,
+} from './job-spec.js';
+export { PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, toBullPriority } from './priority.js';
+export { toSpecIssues } from './zod-issues.js';
+export { createModelCatalog, staticModelCatalog, type ModelCatalog } from './model-catalog.js';
+export {
+  jobOutputSchema,
+  makeProgress,
+  type JobErrorInfo,
+  type JobOutput,
+  type JobProgress,
+  type JobRecord,
+  type OutputKind,
+} from './job-record.js';
+export { outputKey, sidecarKey } from './output-key.js';
+export { assertNever, parseJobEvent, type ControlMessage, type JobCancelRequestedEvent, type JobEvent, type JobProgressEvent, type JobStateEvent } from './events.js';
+export type { Unsubscribe } from './event-bus.js';
+export { keyLayout, type KeyLayout } from './keys.js';
+export { DEFAULT_PREFIX, resolveQueueOptions, type QueueOptions, type ResolvedQueueOptions } from './options.js';
+export { closeRedis, createRedis, DEFAULT_REDIS_URL, probeRedis, redisUrlFromEnv, type RedisRole } from './redis.js';
+export { encodeCursor } from './cursor.js';
+export type { JobPage } from './job-store.js';
+export { bullJobOptions, queueNameFor, type QueueJobData } from './bull-queues.js';
+export { WEBHOOK_QUEUE_NAME, webhookJobOptions, type WebhookJobData } from './webhook-queue.js';
+export type { CancelResult, JobClient, JobClientOptions, ListJobsQuery, QueueStateCounts, SubmitOptions, SubmitResult } from './job-client.js';
+export { createJobClient } from './redis-job-client.js';
+export type { JobHandler, JobHandlerContext, JobHandlerResult, JobWorker, JobWorkerOptions, ResolvedJobWorkerOptions } from './job-worker.js';
+export { resolveJobWorkerOptions } from './worker-options.js';
+export { createJobWorker } from './redis-job-worker.js';

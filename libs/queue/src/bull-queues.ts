@@ -1,0 +1,33 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+import type { JobKind } from './job-spec.js';
+import type { ResolvedQueueOptions } from './options.js';
+
+/** What a BullMQ job of the `image`/`video` queues carries: only the id; the record has the rest. */
+export interface QueueJobData {
+  readonly jobId: string;
+}
+
+/** BullMQ queue name of a job kind. */
+export function queueNameFor(kind: JobKind): string {
+  return kind;
+}
+
+/**
+ * Default BullMQ job options: bounded retries with exponential backoff, and retention by age and
+ * count (our own record outlives both, so `GET /v1/jobs/:id` keeps working after BullMQ forgets).
+ */
+export function bullJobOptions(options: ResolvedQueueOptions): JobsOptions {
+  return {
+    attempts: options.attempts,
+    backoff: { type: 'exponential', delay: options.backoffDelayMs },
+    removeOnComplete: { age: options.removeOnCompleteAgeSec, count: options.removeOnCompleteCount },
+    removeOnFail: { age: options.removeOnFailAgeSec, count: options.removeOnFailCount },
+  };
+}
+
+/** A producer-side BullMQ queue for `name` on a shared connection (the caller closes it). */
+export function createBullQueue<T>(name: string, connection: Redis, options: ResolvedQueueOptions, defaults: JobsOptions): Queue<T> {
+  return new Queue<T>(name, { connection, prefix: options.prefix, defaultJobOptions: defaults });
+}

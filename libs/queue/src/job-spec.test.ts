@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+
+import { createModelCatalog, JobSpecError, resolveJobSpec, type SpecIssue } from './index.js';
+
+const catalog = createModelCatalog();
+
+function issues(input: unknown): SpecIssue[] {
+  try {
+    resolveJobSpec(input, catalog);
+  } catch (err) {
+    expect(err).toBeInstanceOf(JobSpecError);
+    expect((err as JobSpecError).code).toBe('INVALID_SPEC');
+    return [...(err as JobSpecError).issues];
+  }
+  throw new Error('expected a JobSpecError');
+}
+
+describe('resolveJobSpec', () => {
+  it('fills defaults from the model package and draws a seed', () => {
+    const spec = resolveJobSpec({ type: 'image', model: 'digits', prompt: 'seven' }, catalog, () => 1234);
+    expect(spec).toEqual({
+      type: 'image',
+      model: 'digits',
+      prompt: 'seven',
+      classId: 7,
+      seed: 1234,
+      steps: 50,
+      guidance: 1,
+      scheduler: 'ddim',
+      count: 1,
+      output: { format: 'png', scale: 8 },
+      parallel: { mode: 'auto', timeShift: false },
+      priority: 50,
+    });
+  });
+
+  it('keeps every explicit field', () => {
+    const spec = resolveJobSpec(
+      {
+        type: 'video',
+        model: 'moving-digits',
+        prompt: '3',
+        seed: 2 ** 32 - 1,
+        steps: 20,
+        guidance: 2.5,
+        scheduler: 'euler',
+        count: 1,
+        output: { format: 'mp4', scale: 4 },
+        parallel: { mode: 'async', stages: 3, stride: 2, warmup: 9, timeShift: true },
+        priority: 90,
+        webhook: 'https://example.com/hook',
+      },
+      catalog,
+    );
+    expect(spec.seed).toBe(2 ** 32 - 1);
+    expect(spec.output).toEqual({ format: 'mp4', scale: 4 });
+    expect(spec.parallel).toEqual({ mode: 'async', stages: 3, stride: 2, warmup: 9, timeShift: true });
+    expect(spec.webhook).toBe('https://example.com/hook');
+    expect(spec.output.format).toBe('mp4');
+  });
+
+  it('names the field of each shape error', () => {
+    const found = issues({ type: 'gif', model: 'digits', prompt: 7, seed: -1, steps: 1001, guidance: 31, count: 0, extra: 1, output: { scale: 17, x: 1 } });
+    const fields = found.map((i) => i.field).sort();
+    expect(fields).toEqual(['count', 'extra', 'guidance', 'output.scale', 'output.x', 'prompt', 'seed', 'steps', 'type']);
+    expect(found.find((i) => i.field === 'prompt')?.code).toBe('invalid_type');
+    expect(found.find((i) => i.field === 'extra')?.code).toBe('unknown_field');
+  });
+
+  it('reports missing fields as required and non-objects at the root as body', () => {
+    expect(issues({}).map((i) => [i.field, i.code])).toEqual([
+      ['type', 'required'],
+      ['model', 'required'],
+      ['prompt', 'required'],
+    ]);
+    expect(issues(null)[0]?.field).toBe('body');
+    expect(issues([1, 2])[0]?.field).toBe('body');
+  });
+
+  it('checks the spec against the model package', () => {
+    expect(issues({ type: 'image', model: 'nope', prompt: '1' })).toMatchObject([{ field: 'model', code: 'unknown_model' }]);
+    expect(issues({ type: 'image', model: 'moving-digits', prompt: '1' })).toMatchObject([{ field: 'model', code: 'wrong_kind' }]);
+    expect(issues({ type: 'image', model: 'digits', prompt: 'cat' })).toMatchObject([{ field: 'prompt', code: 'unknown_prompt' }]);
+    expect(issues({ type: 'video', model: 'moving-digits', prompt: '1', count: 2 })).toMatchObject([{ field: 'count' }]);
+    expect(issues({ type: 'video', model: 'moving-digits', prompt: '1', output: { format: 'png' } })).toMatchObject([{ field: 'output.format' }]);
+    expect(issues({ type: 'image', model: 'digits', prompt: '1', output: { format: 'gif' } })).toMatchObject([{ field: 'output.format' }]);
+    expect(issues({ type: 'image', model: 'digits', prompt: '1', parallel: { mode: 'sequential', stages: 2 } })).toMatchObject([{ field: 'parallel.stages' }]);
+  });
+
+  it('accepts only http(s) webhooks and integer seeds in range', () => {
+    expect(issues({ type: 'image', model: 'digits', prompt: '1', webhook: 'ftp://x.y/z' })[0]?.field).toBe('webhook');
+    expect(issues({ type: 'image', model: 'digits', prompt: '1', webhook: 'javascript:alert(1)' })[0]?.field).toBe('webhook');
+    expect(issues({ type: 'image', model: 'digits', prompt: '1', seed: 2 ** 32 })[0]?.field).toBe('seed');
+    expect(issues({ type: 'image', model: 'digits', prompt: '1', seed: 1.5 })[0]?.field).toBe('seed');
+    expect(issues({ type: 'image', model: 'digits', prompt: '1', parallel: { stride: 3 } })[0]?.field).toBe('parallel.stride');
+    expect(issues({ type: 'image', model: 'digits', prompt: '1', priority: 101 })[0]?.field).toBe('priority');
+  });
+});

@@ -1,0 +1,43 @@
+import type { JobStatus } from './lifecycle.js';
+
+/**
+ * Every Redis key and channel we own, under one prefix (BullMQ's queues live beside them as
+ * `<prefix>:image:*`, `<prefix>:video:*`, `<prefix>:webhooks:*`). With the default `{asyncdiff}`
+ * hash tag all of them share one Redis Cluster slot, so multi-key scripts stay legal.
+ *
+ * - `<p>:job:<id>`           hash  the job record (TTL `recordTtlSec`, refreshed on each change)
+ * - `<p>:jobs:all`           zset  every job id, score 0, ordered by id (= creation time)
+ * - `<p>:jobs:<status>`      zset  ids per status, same ordering (for `GET /v1/jobs?status=`)
+ * - `<p>:idem:<sha256>`      str   `<jobId> <requestHash>` for an Idempotency-Key (TTL 24 h)
+ * - `<p>:cancel:<id>`        str   cancel flag a worker checks at every step (TTL = record TTL)
+ * - `<p>:stats:terminal`     hash  `<kind>:<status>` → count of jobs that ended so
+ * - `<p>:rl:<client>`        hash  API rate-limit token bucket (`tokens`, `ts`)
+ * - channel `<p>:events`     job events (JSON, `JobEvent`) for SSE and the dashboard
+ * - channel `<p>:control`    worker control messages (JSON, `ControlMessage`): cancel
+ */
+export interface KeyLayout {
+  readonly prefix: string;
+  record(id: string): string;
+  index(status?: JobStatus): string;
+  idempotency(hash: string): string;
+  cancelFlag(id: string): string;
+  readonly terminalStats: string;
+  rateLimit(client: string): string;
+  readonly eventsChannel: string;
+  readonly controlChannel: string;
+}
+
+/** The key layout for `prefix`. */
+export function keyLayout(prefix: string): KeyLayout {
+  return {
+    prefix,
+    record: (id) => `${prefix}:job:${id}`,
+    index: (status) => `${prefix}:jobs:${status ?? 'all'}`,
+    idempotency: (hash) => `${prefix}:idem:${hash}`,
+    cancelFlag: (id) => `${prefix}:cancel:${id}`,
+    terminalStats: `${prefix}:stats:terminal`,
+    rateLimit: (client) => `${prefix}:rl:${client}`,
+    eventsChannel: `${prefix}:events`,
+    controlChannel: `${prefix}:control`,
+  };
+}

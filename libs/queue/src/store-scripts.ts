@@ -1,0 +1,108 @@
+import { luaScript } from './lua.js';
+
+/**
+ * Creates a record, honouring an Idempotency-Key atomically (a concurrent double submit finds the
+ * key already set and gets the first job's id), and indexes it; prunes index entries older than
+ * the record TTL by their id (ids sort by creation time).
+ * KEYS: record, idem, index:all, index:queued, index:running, index:succeeded, index:failed, index:canceled
+ * ARGV: id, recordTtlSec, useIdem(0|1), idemValue, idemTtlSec, pruneBelowId, field, value, …
+ * Returns {1, id} when created, {0, idemValue} when the key already named a job.
+ */
+export const createScript = luaScript(`
+if ARGV[3] == '1' then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then return {0, existing} end
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+end
+local fields = {}
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+redis.call('ZADD', KEYS[4], 0, ARGV[1])
+for k = 3, #KEYS do redis.call('ZREMRANGEBYLEX', KEYS[k], '-', '(' .. ARGV[6]) end
+return {1, ARGV[1]}
+`);
+
+/**
+ * Guarded status transition: checks the current status is one `to` may follow (and, when given,
+ * that the record's runId matches), writes fields, moves the id between status indexes, counts
+ * terminal states and clears the cancel flag on them. Returns {code, previousStatus, hgetall…}:
+ * code 1 ok, -1 missing, -2 status not allowed, -3 runId mismatch.
+ * KEYS: record, cancelFlag, terminalStats, index:queued, index:running, index:succeeded, index:failed, index:canceled
+ * ARGV: id, to, allowedFrom (space separated), runId or '', now, recordTtlSec, terminal(0|1),
+ *       incrAttempts(0|1), fieldsToDelete (space separated), field, value, …
+ */
+export const transitionScript = luaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {-1, ''} end
+local allowed = false
+for s in string.gmatch(ARGV[3], '%S+') do if s == status then allowed = true end end
+if not allowed then return {-2, status} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'runId') ~= ARGV[4] then return {-3, status} end
+local fields = {'status', ARGV[2], 'updatedAt', ARGV[5]}
+for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+for f in string.gmatch(ARGV[9], '%S+') do redis.call('HDEL', KEYS[1], f) end
+if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+local index = {queued = KEYS[4], running = KEYS[5], succeeded = KEYS[6], failed = KEYS[7], canceled = KEYS[8]}
+if status ~= ARGV[2] then
+  redis.call('ZREM', index[status], ARGV[1])
+  redis.call('ZADD', index[ARGV[2]], 0, ARGV[1])
+end
+if ARGV[7] == '1' then
+  redis.call('HINCRBY', KEYS[3], redis.call('HGET', KEYS[1], 'kind') .. ':' .. ARGV[2], 1)
+  redis.call('DEL', KEYS[2])
+end
+local out = {1, status}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all do out[#out + 1] = all[i] end
+return out
+`);
+
+/**
+ * Writes progress if `runId` still owns the running job. Returns -1 when it does not, else
+ * whether a cancel was requested (1) or not (0), so a worker learns of a cancel at every step.
+ * KEYS: record, cancelFlag   ARGV: runId, progressJson, now
+ */
+export const progressScript = luaScript(`
+local st = redis.call('HMGET', KEYS[1], 'status', 'runId')
+if st[1] ~= 'running' or st[2] ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'progress', ARGV[2], 'updatedAt', ARGV[3])
+return redis.call('EXISTS', KEYS[2])
+`);
+
+/**
+ * Records a cancel request on a queued or running job: sets the flag workers check and stamps
+ * `cancelRequestedAt` once. Returns {1, status} (also for finished jobs, untouched) or {-1}.
+ * KEYS: record, cancelFlag   ARGV: now, ttlSec
+ */
+export const requestCancelScript = luaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {-1, ''} end
+if status == 'queued' or status == 'running' then
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+  redis.call('HSETNX', KEYS[1], 'cancelRequestedAt', ARGV[1])
+end
+return {1, status}
+`);
+
+/**
+ * 1-based position of a job among those waiting in one BullMQ queue (jobs without priority first,
+ * consumed from the list's right end; then the prioritized set in order). -2 when the job waits
+ * in `delayed` (a retry's backoff), -1 when it is in none of them.
+ * KEYS: wait, paused, prioritized, delayed   ARGV: jobId
+ */
+export const queuePositionScript = luaScript(`
+local waitLen = redis.call('LLEN', KEYS[1])
+local pausedLen = redis.call('LLEN', KEYS[2])
+local pos = redis.call('LPOS', KEYS[1], ARGV[1])
+if pos then return waitLen - pos end
+pos = redis.call('LPOS', KEYS[2], ARGV[1])
+if pos then return pausedLen - pos end
+local rank = redis.call('ZRANK', KEYS[3], ARGV[1])
+if rank then return waitLen + pausedLen + rank + 1 end
+if redis.call('ZSCORE', KEYS[4], ARGV[1]) then return -2 end
+return -1
+`);
