@@ -74,7 +74,8 @@ function checkSpec(spec: TensorSpec, index: number): void {
   }
 }
 
-/** Places `specs` in a slot: 64-byte aligned tensors, page-aligned slots after the header. */
+/** Places `specs` in a slot (64-byte aligned tensors, page-aligned slots after the header), so
+ * a planner can size a stage's shared memory before any segment exists. */
 export function computeChannelLayout(specs: readonly TensorSpec[]): ChannelLayout {
   if (specs.length === 0 || specs.length > MAX_TENSORS) {
     throw new ShmInvalidArgumentError(`tensors must list 1-${MAX_TENSORS} tensor specs, got ${specs.length}`);

@@ -131,7 +131,8 @@ export class Doorbell {
   /**
    * Resolves when the sequence differs from `seen`, without blocking the event loop: a helper
    * thread sleeps on the futex. For the coordinator and any process that also serves I/O.
-   * Rejects with `ShmDisposedError` if the segment is disposed meanwhile.
+   * A pending wait keeps the process alive (like a pending socket read). Rejects with
+   * `ShmDisposedError` if the segment is disposed meanwhile, or with `signal.reason`.
    */
   async waitAsync(seen: number, options: DoorbellAsyncWaitOptions = {}): Promise<DoorbellAsyncWaitResult> {
     this.#checkLive();

@@ -1,3 +1,5 @@
+import { isMainThread } from 'node:worker_threads';
+
 import { native } from './native.js';
 
 /** Names of the segments this process created and has not unlinked yet. */
@@ -31,7 +33,8 @@ function install(): void {
   if (installed) return;
   installed = true;
   process.on('exit', unlinkAll);
-  for (const s of SIGNALS) process.on(s, onSignal);
+  // Signals reach only the main thread; a worker's segments go on its 'exit' or the main one's.
+  if (isMainThread) for (const s of SIGNALS) process.on(s, onSignal);
 }
 
 /** Remembers a segment so it is unlinked on normal exit or SIGINT/SIGTERM/SIGHUP. */

@@ -12,8 +12,9 @@ export interface SweepResult {
   readonly kept: readonly string[];
 }
 
-/** True unless the process is gone or a zombie (a SIGKILLed child that is not reaped yet still
- * answers kill(pid, 0), but it will never unlink anything). */
+/** Whether a segment's creator can still clean up after itself: true unless the process is gone
+ * or a zombie (a SIGKILLed child that is not reaped yet still answers kill(pid, 0), but it will
+ * never unlink anything). */
 export function isProcessAlive(pid: number): boolean {
   let stat: string;
   try {
