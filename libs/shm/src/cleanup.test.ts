@@ -5,11 +5,11 @@ import { once } from 'node:events';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { isProcessAlive, ShmSegment, sweepOrphanSegments } from './index.js';
-import { shmEntriesOf, startChild, stopAllChildren } from './test-fixtures/child.js';
+import { shmEntriesOf, startChild, stopAllChildren, TEST_PREFIX } from './test-fixtures/child.js';
 
 afterEach(stopAllChildren);
 afterAll(() => {
-  sweepOrphanSegments();
+  sweepOrphanSegments(TEST_PREFIX);
 });
 
 const labels = ['a', 'b', 'c'].map((l) => `${l}-${randomUUID().slice(0, 8)}`);
@@ -22,7 +22,7 @@ describe('segment cleanup', () => {
     await child.call('exit', { code: 0 });
     expect(await child.exited).toEqual({ code: 0, signal: null });
     expect(shmEntriesOf(child.pid)).toEqual([]);
-    expect(names.every((n) => n.startsWith(`/asyncdiff-${child.pid}-`))).toBe(true);
+    expect(names.every((n) => n.startsWith(`/${TEST_PREFIX}-${child.pid}-`))).toBe(true);
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('unlinks them on %s and still dies of the signal', async (signal) => {
@@ -42,8 +42,8 @@ describe('segment cleanup', () => {
     expect(isProcessAlive(child.pid)).toBe(false);
     expect(shmEntriesOf(child.pid)).toHaveLength(3);
 
-    const mine = ShmSegment.create({ label: `keep-${randomUUID().slice(0, 8)}`, byteLength: 4096 });
-    const result = sweepOrphanSegments();
+    const mine = ShmSegment.create({ label: `keep-${randomUUID().slice(0, 8)}`, byteLength: 4096, prefix: TEST_PREFIX });
+    const result = sweepOrphanSegments(TEST_PREFIX);
     expect([...result.removed].sort()).toEqual(expect.arrayContaining([...names].sort()));
     expect(result.kept).toContain(mine.name);
     expect(shmEntriesOf(child.pid)).toEqual([]);
@@ -54,7 +54,7 @@ describe('segment cleanup', () => {
   it('keeps the segments of a live process', async () => {
     const child = await startChild();
     const names = await child.call<string[]>('createSegments', { labels, byteLength: 4096 });
-    const result = sweepOrphanSegments();
+    const result = sweepOrphanSegments(TEST_PREFIX);
     expect(result.kept).toEqual(expect.arrayContaining(names));
     expect(shmEntriesOf(child.pid)).toHaveLength(3);
     await child.call('exit', { code: 0 });

@@ -6,13 +6,17 @@ import { sweepOrphanSegments } from '../index.js';
 
 const FIXTURE = fileURLToPath(new URL('./shm-child.mjs', import.meta.url));
 const SRC_DIR = fileURLToPath(new URL('..', import.meta.url));
-const DIST_INDEX = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+const BUILD_INFO = fileURLToPath(new URL('../../dist/.tsbuildinfo', import.meta.url));
+
+/** Prefix of every segment test children create, so sweeps in these tests never touch (or are
+ * disturbed by) segments of other test suites running on the same machine. */
+export const TEST_PREFIX = `shmtest_${process.pid}`;
 
 /** Children run the built library; fail loudly instead of testing stale JavaScript. */
 export function assertBuilt(): void {
   let built: number;
   try {
-    built = statSync(DIST_INDEX).mtimeMs;
+    built = statSync(BUILD_INFO).mtimeMs; // tsc -b rewrites it on every build that emits
   } catch {
     throw new Error('libs/shm/dist is missing: run `npm run build -w @asyncdiff/shm` (npm test builds first)');
   }
@@ -64,12 +68,15 @@ export async function stopAllChildren(): Promise<void> {
   const timer = setTimeout(() => running.forEach((c) => c.process.kill('SIGKILL')), 2000);
   await Promise.all(all.map((c) => c.exited));
   clearTimeout(timer);
-  sweepOrphanSegments();
+  sweepOrphanSegments(TEST_PREFIX);
 }
 
 export async function startChild(): Promise<TestChild> {
   assertBuilt();
-  const child = fork(FIXTURE, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(FIXTURE, [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ASYNCDIFF_SHM_TEST_PREFIX: TEST_PREFIX },
+  });
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -108,8 +115,8 @@ export async function startChild(): Promise<TestChild> {
   return handle;
 }
 
-/** Entries of /dev/shm created by `pid` under the default prefix. */
-export function shmEntriesOf(pid: number, prefix = 'asyncdiff'): string[] {
+/** Entries of /dev/shm created by `pid` (children use TEST_PREFIX). */
+export function shmEntriesOf(pid: number, prefix = TEST_PREFIX): string[] {
   return readdirSync('/dev/shm').filter((e) => e.startsWith(`${prefix}-${pid}-`));
 }
 

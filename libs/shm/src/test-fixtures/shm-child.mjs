@@ -9,6 +9,7 @@ import * as shm from '../../dist/index.js';
 
 const MODEL_URL = new URL('../../../../models/digits-eval/model.onnx', import.meta.url);
 const held = []; // segments/channels kept alive (and mapped) until exit
+const prefix = process.env.ASYNCDIFF_SHM_TEST_PREFIX ?? shm.DEFAULT_SEGMENT_PREFIX;
 
 function threadAffinities() {
   return readdirSync('/proc/self/task').map((tid) => {
@@ -25,6 +26,7 @@ async function ortStage({ inputName, outputLabel }) {
   const batch = image.dims[0];
   const output = shm.Channel.create({
     label: outputLabel,
+    prefix,
     tensors: [
       { name: 'logits', dtype: 'float32', dims: [batch, 10] },
       { name: 'features', dtype: 'float32', dims: [batch, 128] },
@@ -58,7 +60,7 @@ const commands = {
   },
   async createSegments({ labels, byteLength }) {
     return labels.map((label) => {
-      const seg = shm.ShmSegment.create({ label, byteLength });
+      const seg = shm.ShmSegment.create({ label, byteLength, prefix });
       new Uint8Array(seg.buffer).fill(7);
       held.push(seg);
       return seg.name;
@@ -123,7 +125,7 @@ const commands = {
     return { layout: ch.layout, tensors, current: ch.isCurrent(step) };
   },
   async channelProduce({ label, tensors, steps, delayMs }) {
-    const ch = shm.Channel.create({ label, tensors });
+    const ch = shm.Channel.create({ label, tensors, prefix });
     held.push(ch);
     setTimeout(() => {
       for (const step of steps) {
