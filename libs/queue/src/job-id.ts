@@ -13,9 +13,33 @@ export const JOB_ID_PREFIX = 'job_';
  */
 export const JOB_ID_PATTERN = /^job_[0-9A-HJKMNP-TV-Z]{26}$/;
 
-/** A new, unique, time-ordered job id. */
+let lastMs = -1;
+let lastRandom: number[] = [];
+
+/**
+ * A new, unique, time-ordered job id. Monotonic within a process (ULID "monotonic" rule: within
+ * one millisecond the random part counts up), so ids of one API process sort in submission order.
+ */
 export function newJobId(nowMs: number = Date.now()): string {
-  return JOB_ID_PREFIX + timePrefix(nowMs) + randomPart();
+  const ms = Math.floor(nowMs);
+  if (ms <= lastMs && increment(lastRandom)) {
+    return JOB_ID_PREFIX + timePrefix(lastMs) + lastRandom.map((d) => ALPHABET[d]).join('');
+  }
+  lastMs = Math.max(ms, lastMs);
+  lastRandom = randomDigits();
+  return JOB_ID_PREFIX + timePrefix(lastMs) + lastRandom.map((d) => ALPHABET[d]).join('');
+}
+
+/** Adds one to a base32 digit array; false on overflow (then a fresh random part is drawn). */
+function increment(digits: number[]): boolean {
+  for (let i = digits.length - 1; i >= 0; i--) {
+    if ((digits[i] ?? 0) < 31) {
+      digits[i] = (digits[i] ?? 0) + 1;
+      return true;
+    }
+    digits[i] = 0;
+  }
+  return false;
 }
 
 /** Whether `value` is a well-formed job id (validate path parameters with this). */
@@ -45,9 +69,7 @@ function timePrefix(ms: number): string {
   return out;
 }
 
-function randomPart(): string {
-  const bytes = randomBytes(RANDOM_CHARS);
-  let out = '';
-  for (const b of bytes) out += ALPHABET[b & 31];
-  return out;
+function randomDigits(): number[] {
+  // The top bit stays clear so a millisecond can count up 2^75 times before overflowing.
+  return [...randomBytes(RANDOM_CHARS)].map((b, i) => (i === 0 ? b & 15 : b & 31));
 }

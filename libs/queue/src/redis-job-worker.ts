@@ -50,6 +50,8 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
   const bus = createEventBus(redis, queueOptions.connection, keys);
   const webhooks = createBullQueue<WebhookJobData>(WEBHOOK_QUEUE_NAME, bullConnection, queueOptions, webhookJobOptions(queueOptions));
   webhooks.on('error', onError);
+  const jobQueue = createBullQueue<QueueJobData>(queueNameFor(config.queue), bullConnection, queueOptions, {});
+  jobQueue.on('error', onError);
   const deps: LifecycleDeps = { store, bus, webhooks, onError };
   const active = new Map<string, ActiveRun>();
   let shuttingDown = false;
@@ -172,13 +174,16 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     autorun: false,
   });
   worker.on('error', onError);
-  // A host died holding a job: BullMQ re-queues it; mirror that in the record unless a new run already took it.
+  // A host died holding a job and BullMQ re-queued it: mirror that in the record. Read the record
+  // first, then ask BullMQ: if a worker picked the job up in between, the state is no longer
+  // waiting, or its new runId turns the guarded transition into a no-op.
   worker.on('stalled', (jobId: string) => {
     void (async () => {
       const record = await store.get(jobId);
-      if (record?.status === 'running' && record.runId) {
-        await transitionJob(deps, jobId, 'queued', { runId: record.runId, set: { progress: initialProgress(record.spec.steps) }, remove: ['runId'] });
-      }
+      if (record?.status !== 'running' || !record.runId) return;
+      const state = await jobQueue.getJobState(jobId);
+      if (state !== 'waiting' && state !== 'prioritized') return;
+      await transitionJob(deps, jobId, 'queued', { runId: record.runId, set: { progress: initialProgress(record.spec.steps) }, remove: ['runId'] });
     })().catch(onError);
   });
 
@@ -221,6 +226,7 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
           async () => unsubscribe?.(),
           () => bus.close(),
           () => webhooks.close(),
+          () => jobQueue.close(),
           () => closeRedis(bullConnection),
           () => closeRedis(redis),
         ]) {
