@@ -30,12 +30,13 @@ describe('job client (real Redis)', () => {
     expect(job).toMatchObject({ status: 'queued', kind: 'image', attempts: 0, progress: { step: 0, steps: 50, percent: 0 } });
     expect(job.spec).toMatchObject({ seed: 42, classId: 7, priority: 50 });
     expect(await client.get(job.id)).toEqual(job);
-    const bull = await new Queue('image', { connection: { url: TEST_REDIS_URL }, prefix }).getJob(job.id);
+    const queue = new Queue('image', { connection: { url: TEST_REDIS_URL }, prefix });
+    const bull = await queue.getJob(job.id);
     expect(bull?.data).toEqual({ jobId: job.id });
     expect(bull?.opts.priority).toBe(51);
     expect(bull?.opts.attempts).toBe(3);
     expect(bull?.opts.removeOnComplete).toEqual({ age: 3600, count: 1000 });
-    await bull?.queue.close();
+    await queue.close();
 
     const low = (await client.submit(digit('1', { priority: 10 }))).job;
     const high = (await client.submit(digit('2', { priority: 90 }))).job;
