@@ -25,6 +25,7 @@ export interface PlanFacts {
   readonly optimalSlowestMs: number | null;
   readonly profile: NodeProfile | null;
   readonly measuredMs: readonly number[] | null;
+  readonly fullModelMeasuredMs: number | null;
   readonly planDir: string;
   /** Final absolute path of each stage file. */
   readonly stagePath: (stage: number) => string;
@@ -89,7 +90,7 @@ export function buildPlan(f: PlanFacts): SplitPlan {
             warmupRuns: o.profile.warmupRuns,
             intraOpNumThreads: o.profile.intraOpNumThreads,
             graphOptimizationLevel: o.profile.graphOptimizationLevel,
-            fullModelRunMs: round(f.profile.runMs),
+            profiledRunMs: round(f.profile.runMs),
           }
         : null,
     stages,
@@ -111,6 +112,7 @@ export function buildPlan(f: PlanFacts): SplitPlan {
       slowestOverMean: round(mean > 0 ? slowest / mean : 1),
       optimalSlowestCostMs: f.optimalSlowestMs === null ? null : round(f.optimalSlowestMs),
       measuredSlowestOverMean: measuredMs ? round(Math.max(...measuredMs) / (sum(measuredMs) / measuredMs.length)) : null,
+      fullModelMeasuredMs: f.fullModelMeasuredMs === null ? null : round(f.fullModelMeasuredMs),
     },
   };
 }

@@ -194,30 +194,38 @@ function recordOutputs(node: ProfiledNodeRef, shapes: readonly Record<string, nu
   });
 }
 
-/** Median wall time of `session.run` over `runs` runs after `warmupRuns`, in ms. */
-export async function timeSessionMs(
-  modelPath: string,
-  feeds: Record<string, Tensor>,
+/**
+ * Median wall time of `session.run` for each model, in ms. Sessions are loaded together and run
+ * round-robin (one run of each per round), so load changes on a shared machine hit all of them alike.
+ */
+export async function timeSessionsMs(
+  models: readonly { readonly path: string; readonly feeds: Record<string, Tensor> }[],
   options: { runs: number; warmupRuns: number; intraOpNumThreads: number },
-): Promise<number> {
-  let session: InferenceSession;
+): Promise<number[]> {
+  const sessions: InferenceSession[] = [];
   try {
-    session = await InferenceSession.create(modelPath, sessionOptions(options.intraOpNumThreads, 'all'));
-  } catch (cause) {
-    throw new SplitProfileError(`cannot load stage ${modelPath} in onnxruntime: ${String(cause)}`, { cause });
-  }
-  try {
-    const times: number[] = [];
-    for (let i = 0; i < options.warmupRuns + options.runs; i++) {
-      const start = performance.now();
-      await session.run(feeds);
-      if (i >= options.warmupRuns) times.push(performance.now() - start);
+    for (const m of models) {
+      try {
+        sessions.push(await InferenceSession.create(m.path, sessionOptions(options.intraOpNumThreads, 'all')));
+      } catch (cause) {
+        throw new SplitProfileError(`cannot load ${m.path} in onnxruntime: ${String(cause)}`, { cause });
+      }
     }
-    return median(times);
-  } catch (cause) {
-    throw new SplitProfileError(`timing stage ${modelPath} failed: ${String(cause)}`, { cause });
+    const times = models.map((): number[] => []);
+    for (let round = 0; round < options.warmupRuns + options.runs; round++) {
+      for (const [k, session] of sessions.entries()) {
+        const start = performance.now();
+        try {
+          await session.run((models[k] as { feeds: Record<string, Tensor> }).feeds);
+        } catch (cause) {
+          throw new SplitProfileError(`timing ${models[k]?.path} failed: ${String(cause)}`, { cause });
+        }
+        if (round >= options.warmupRuns) (times[k] as number[]).push(performance.now() - start);
+      }
+    }
+    return times.map(median);
   } finally {
-    await session.release();
+    for (const session of sessions) await session.release();
   }
 }
 

@@ -58,6 +58,8 @@ export async function splitModel(options: SplitModelOptions): Promise<SplitResul
     tolerance: o.balanceTolerance,
     profileLevel: o.profile?.graphOptimizationLevel ?? null,
     profileThreads: o.profile?.intraOpNumThreads ?? null,
+    measureStages: o.measureStages,
+    calibrationRounds: o.measureStages && !o.assignment ? o.calibrationRounds : 0,
   }).slice(0, 24);
   const planDir = join(o.cacheDir, key);
   if (!o.force) {
@@ -95,7 +97,6 @@ export async function splitModel(options: SplitModelOptions): Promise<SplitResul
     let stageOf: ReadonlyMap<number, number>;
     let layout: StageLayout;
     let optimalSlowestMs: number | null = null;
-    let measuredMs: readonly number[] | null = null;
     if (o.assignment) {
       stageOf = resolveAssignment(analysis, o.assignment, o.stages);
       layout = layoutStages(analysis, stageOf, o.stages);
@@ -113,19 +114,21 @@ export async function splitModel(options: SplitModelOptions): Promise<SplitResul
             scratchFiles.push(file);
             return file;
           };
-          return writeAndTimeStages(timing, candidate, path, true);
+          return (await writeAndTimeStages(timing, candidate, path, true))?.stagesMs ?? null;
         },
       });
-      ({ stageOf, layout, measuredMs } = search.best);
+      ({ stageOf, layout } = search.best);
       optimalSlowestMs = search.profileOptimalSlowestMs;
     }
     for (const file of scratchFiles.splice(0)) await rm(file, { force: true });
 
     const writePath = external ? stagePath : stageFileIn(workDir);
-    const timed = await writeAndTimeStages(timing, layout, writePath, o.measureStages && measuredMs === null);
-    measuredMs = measuredMs ?? timed;
+    // Time the final stages (again, if calibration already did) together with the full model.
+    const timed = await writeAndTimeStages(timing, layout, writePath, o.measureStages, o.modelPath);
+    const measuredMs = timed?.stagesMs ?? null;
+    const fullModelMeasuredMs = timed?.fullModelMs ?? null;
 
-    const plan = buildPlan({ o, analysis, identity, types, nodeCostMs, stageOf, layout, key, costSource, assignmentHash, optimalSlowestMs, profile, measuredMs, planDir, stagePath });
+    const plan = buildPlan({ o, analysis, identity, types, nodeCostMs, stageOf, layout, key, costSource, assignmentHash, optimalSlowestMs, profile, measuredMs, fullModelMeasuredMs, planDir, stagePath });
     await writeFile(join(workDir, PLAN_FILE_NAME), `${JSON.stringify(plan, null, 2)}\n`);
     await rm(planDir, { recursive: true, force: true });
     try {

@@ -75,8 +75,10 @@ export interface SplitModelOptions {
   /**
    * Balanced cut only, with `measureStages`: rounds that time the stages of the current cut alone,
    * rescale node costs by each stage's measured/predicted ratio and cut again (the cut with the
-   * lowest measured slowest stage wins). 0 balances on the full-model profile alone.
-   * @defaultValue 2
+   * lowest measured slowest stage wins). Corrects what a full-model profile misjudges about a stage
+   * running alone (its own caches, per-run overhead); worth it on a quiet machine, noise on a busy
+   * one. 0 balances on the full-model profile alone.
+   * @defaultValue 0
    */
   calibrationRounds?: number;
   /**
@@ -153,7 +155,7 @@ export function resolveSplitModelOptions(options: SplitModelOptions): ResolvedSp
   if (typeof balanceTolerance !== 'number' || !(balanceTolerance >= 0) || balanceTolerance > 1) {
     fail('SPLIT_INVALID_OPTION', 'balanceTolerance', 'balanceTolerance must be a number from 0 to 1');
   }
-  const calibrationRounds = options.calibrationRounds ?? 2;
+  const calibrationRounds = options.calibrationRounds ?? 0;
   if (!Number.isInteger(calibrationRounds) || calibrationRounds < 0 || calibrationRounds > 10) {
     fail('SPLIT_INVALID_OPTION', 'calibrationRounds', 'calibrationRounds must be an integer from 0 to 10');
   }

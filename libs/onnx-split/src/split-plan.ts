@@ -107,8 +107,8 @@ export interface SplitPlan {
     readonly warmupRuns: number;
     readonly intraOpNumThreads: number;
     readonly graphOptimizationLevel: GraphOptimizationLevel;
-    /** Median wall time of a full-model run during profiling. */
-    readonly fullModelRunMs: number;
+    /** Median wall time of a full-model run while profiling (at the profiling optimisation level, profiler on). */
+    readonly profiledRunMs: number;
   } | null;
   readonly stages: readonly SplitPlanStage[];
   readonly boundaries: readonly SplitPlanBoundary[];
@@ -122,5 +122,7 @@ export interface SplitPlan {
     readonly optimalSlowestCostMs: number | null;
     /** slowest/mean of `measuredRunMs`, or null when stages were not timed. */
     readonly measuredSlowestOverMean: number | null;
+    /** The full model timed alone like the stages (median ms), or null when stages were not timed. */
+    readonly fullModelMeasuredMs: number | null;
   };
 }

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { GraphAnalysis } from './graph-analysis.js';
 import { writeOnnxModel } from './onnx-io.js';
 import type { OnnxModel } from './onnx-types.js';
-import { timeSessionMs } from './profile.js';
+import type { Tensor } from 'onnxruntime-node';
+import { timeSessionsMs } from './profile.js';
 import type { InputSpec, InputSpecs } from './random-feeds.js';
 import { randomFeeds } from './random-feeds.js';
 import type { StageLayout } from './stage-contents.js';
@@ -19,21 +20,22 @@ export interface StageTimingContext {
 }
 
 /**
- * Writes each stage of a layout to `dir` as `stage-<k>.onnx` and times it alone in ORT (full
- * optimisation) on random inputs of the profile shapes. Returns the file paths, and the median
- * run times in ms (null when some boundary shape is unknown).
+ * Writes each stage of a layout with `pathOf`, then (when `time`) times every stage alone in ORT
+ * (full optimisation) on random inputs of the profile shapes, round-robin, plus the full model when
+ * `fullModelPath` is given. Returns null when some boundary shape is unknown.
  */
 export async function writeAndTimeStages(
   c: StageTimingContext,
   layout: StageLayout,
   pathOf: (stage: number) => string,
   time: boolean,
-): Promise<number[] | null> {
+  fullModelPath?: string,
+): Promise<{ stagesMs: number[]; fullModelMs: number | null } | null> {
   for (const stage of layout.stages) {
     await writeOnnxModel(pathOf(stage.index), buildStageModel(c.model, c.analysis, stage, c.types, layout.stages.length));
   }
   if (!time) return null;
-  const times: number[] = [];
+  const models: { path: string; feeds: Record<string, Tensor> }[] = [];
   for (const stage of layout.stages) {
     const specs: Record<string, InputSpec> = {};
     for (const input of stage.inputs) {
@@ -43,9 +45,11 @@ export async function writeAndTimeStages(
       else if (t?.dims) specs[input.name] = { dtype: t.dtype, dims: t.dims };
       else return null;
     }
-    times.push(await timeSessionMs(pathOf(stage.index), randomFeeds(specs, stage.index + 1), c.settings));
+    models.push({ path: pathOf(stage.index), feeds: randomFeeds(specs, stage.index + 1) });
   }
-  return times;
+  if (fullModelPath !== undefined) models.push({ path: fullModelPath, feeds: randomFeeds(c.inputs, 0) });
+  const times = await timeSessionsMs(models, c.settings);
+  return { stagesMs: times.slice(0, layout.stages.length), fullModelMs: fullModelPath === undefined ? null : (times.at(-1) as number) };
 }
 
 /** `<dir>/stage-<k>.onnx`. */

@@ -1,0 +1,29 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OnnxModel, OnnxTensor } from '../onnx-types.js';
+import { DATA_LOCATION_EXTERNAL } from '../onnx-types.js';
+
+/**
+ * Moves every initializer's payload into `<dir>/<location>` (64-byte aligned) and returns the model
+ * with external-data references in their place, as `onnx.save(..., save_as_external_data=True)` does.
+ */
+export async function externalizeWeights(model: OnnxModel, dir: string, location: string): Promise<OnnxModel> {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  const initializer = (model.graph?.initializer ?? []).map((t): OnnxTensor => {
+    const data = t.rawData ?? new Uint8Array(0);
+    const padding = (64 - (offset % 64)) % 64;
+    chunks.push(new Uint8Array(padding), data);
+    offset += padding;
+    const externalData = [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(data.length) },
+    ];
+    offset += data.length;
+    const { rawData: _raw, ...rest } = t;
+    return { ...rest, dataLocation: DATA_LOCATION_EXTERNAL, externalData };
+  });
+  await writeFile(join(dir, location), Buffer.concat(chunks));
+  return { ...model, graph: { ...model.graph, initializer } };
+}
