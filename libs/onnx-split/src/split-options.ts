@@ -4,8 +4,9 @@ import type { GraphOptimizationLevel } from './profile.js';
 import type { InputSpecs } from './random-feeds.js';
 import { validateInputSpecs } from './random-feeds.js';
 
-/** Smallest and largest stage count the partitioner accepts. */
+/** Smallest stage count the partitioner accepts. */
 export const MIN_STAGES = 2;
+/** Largest stage count the partitioner accepts. */
 export const MAX_STAGES = 8;
 
 /** How the full model is profiled for per-node costs. */
