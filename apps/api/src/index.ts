@@ -1,1 +1,16 @@
-export {};
+/**
+ * @asyncdiff/api — the REST API of the fleet: validates, enqueues and reports jobs. Embed it
+ * with `createApp` (bring your own server) or `startApi` (listens, delivers webhooks); `main.ts`
+ * runs it standalone.
+ */
+export { createApp } from './app.js';
+export { startApi, type ApiServer, type StartApiOptions } from './server.js';
+export { apiOptionsFromEnv } from './env.js';
+export { resolveApiOptions, type ApiOptions, type ResolvedApiOptions } from './options.js';
+export type { ApiDeps, Logger, OutputUrlSource, UrlFor } from './deps.js';
+export { ApiError, HTTP_STATUS, toApiError, type ApiErrorCode } from './errors.js';
+export { createApiMetrics, type ApiMetrics } from './metrics/api-metrics.js';
+export { API_ROUTES, openApiDocument } from './openapi/document.js';
+export { errorSchema, jobListSchema, jobViewSchema, modelListSchema } from './openapi/schemas.js';
+export type { JobView, OutputView } from './views/job-view.js';
+export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './webhooks/signature.js';

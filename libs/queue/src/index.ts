@@ -78,3 +78,4 @@ export { createJobClient } from './redis-job-client.js';
 export type { JobHandler, JobHandlerContext, JobHandlerResult, JobWorker, JobWorkerOptions, ResolvedJobWorkerOptions } from './job-worker.js';
 export { resolveJobWorkerOptions } from './worker-options.js';
 export { createJobWorker } from './redis-job-worker.js';
+export { startWebhookWorker, type WebhookDelivery, type WebhookWorker, type WebhookWorkerOptions } from './webhook-worker.js';

@@ -12,6 +12,7 @@ import type { JobStatus } from './lifecycle.js';
  * - `<p>:cancel:<id>`        str   cancel flag a worker checks at every step (TTL = record TTL)
  * - `<p>:stats:terminal`     hash  `<kind>:<status>` → count of jobs that ended so
  * - `<p>:rl:<client>`        hash  API rate-limit token bucket (`tokens`, `ts`)
+ * - `<p>:webhook-secret`     str   webhook signing secret shared by API processes (when not configured)
  * - channel `<p>:events`     job events (JSON, `JobEvent`) for SSE and the dashboard
  * - channel `<p>:control`    worker control messages (JSON, `ControlMessage`): cancel
  */
@@ -23,6 +24,7 @@ export interface KeyLayout {
   cancelFlag(id: string): string;
   readonly terminalStats: string;
   rateLimit(client: string): string;
+  readonly webhookSecret: string;
   readonly eventsChannel: string;
   readonly controlChannel: string;
 }
@@ -37,6 +39,7 @@ export function keyLayout(prefix: string): KeyLayout {
     cancelFlag: (id) => `${prefix}:cancel:${id}`,
     terminalStats: `${prefix}:stats:terminal`,
     rateLimit: (client) => `${prefix}:rl:${client}`,
+    webhookSecret: `${prefix}:webhook-secret`,
     eventsChannel: `${prefix}:events`,
     controlChannel: `${prefix}:control`,
   };

@@ -1,0 +1,38 @@
+import type { JobClient } from '@asyncdiff/queue';
+
+import type { ApiMetrics } from './metrics/api-metrics.js';
+import type { ApiOptions } from './options.js';
+
+/**
+ * Anything that can hand out a URL for a stored output: `@asyncdiff/storage`'s `ObjectStore`
+ * fits as is, so storage stays pluggable and the API never imports it.
+ */
+export interface OutputUrlSource {
+  url(key: string, options?: { expiresInSec?: number }): Promise<string> | string;
+}
+
+/** A plain function form of `OutputUrlSource`. */
+export type UrlFor = (key: string, options: { expiresInSec: number }) => Promise<string> | string;
+
+/** Where log lines go. @defaultValue console */
+export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+
+/** What `createApp` needs; everything but `jobs` is optional. */
+export interface ApiDeps {
+  readonly jobs: JobClient;
+  /** Output URLs; without it outputs are listed with `url: null`. */
+  readonly outputUrls?: OutputUrlSource | UrlFor;
+  /** Extra readiness check for `/readyz` (e.g. storage reachable); throw when not ready. */
+  readonly readiness?: () => Promise<void> | void;
+  readonly options?: ApiOptions;
+  /** Share a registry with an embedding process; created when absent. */
+  readonly metrics?: ApiMetrics;
+  readonly logger?: Logger;
+}
+
+/** Normalises `outputUrls` into one function (undefined when there is none). */
+export function urlResolver(source: ApiDeps['outputUrls']): UrlFor | undefined {
+  if (source === undefined) return undefined;
+  if (typeof source === 'function') return source;
+  return (key, options) => source.url(key, options);
+}

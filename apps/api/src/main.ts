@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/**
+ * Runs the API standalone (`node apps/api/dist/main.js`), configured from the environment (see
+ * `apiOptionsFromEnv`). SIGTERM/SIGINT close it gracefully; a second signal exits at once.
+ */
+import { apiOptionsFromEnv } from './env.js';
+import { startApi } from './server.js';
+
+const api = await startApi(apiOptionsFromEnv());
+console.info(`asyncdiff API listening on ${api.url} (OpenAPI: ${api.url}/openapi.json)`);
+
+let stopping = false;
+const stop = (signal: string) => {
+  if (stopping) process.exit(1);
+  stopping = true;
+  console.info(`${signal}: shutting down`);
+  api.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
