@@ -87,11 +87,14 @@ export function toApiError(err: unknown): ApiError {
   return new ApiError('INTERNAL', 'internal error', null, {}, { cause: err });
 }
 
-/** body-parser errors carry `type` and a 4xx `status`; never echo their internals. */
+/**
+ * body-parser errors (http-errors: a 4xx `status` with `expose` or a `type`, e.g. a body that
+ * does not inflate) are the client's; never echo their internals.
+ */
 function fromBodyParser(err: unknown): ApiError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
-  const { type, status } = err as { type?: unknown; status?: unknown };
-  if (typeof type !== 'string' || typeof status !== 'number' || status < 400 || status >= 500) return undefined;
+  const { type, status, expose } = err as { type?: unknown; status?: unknown; expose?: unknown };
+  if (typeof status !== 'number' || status < 400 || status >= 500 || (typeof type !== 'string' && expose !== true)) return undefined;
   if (status === 413) return new ApiError('PAYLOAD_TOO_LARGE', 'request body is too large', 'body', {}, { cause: err });
   if (status === 415) return new ApiError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding or charset', 'Content-Type', {}, { cause: err });
   return new ApiError('INVALID_JSON', 'request body is not valid JSON', 'body', {}, { cause: err });

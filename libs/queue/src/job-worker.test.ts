@@ -135,9 +135,9 @@ describe('job worker (real Redis, timer-based handler)', () => {
     expect(done).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'MODEL_NOT_FOUND', message: 'no such model on this host' } });
     expect(log.starts).toHaveLength(1);
     const queue = new Queue('image', { connection: { url: TEST_REDIS_URL }, prefix });
-    const bull = await queue.getJob(job.id);
-    expect(await bull?.getState()).toBe('failed');
-    expect(bull?.attemptsMade).toBe(1);
+    // The record is written before BullMQ moves the job, so wait for BullMQ to catch up.
+    await waitFor(async () => (await queue.getJobState(job.id)) === 'failed', 5000, 'BullMQ failed');
+    expect((await queue.getJob(job.id))?.attemptsMade).toBe(1);
     await queue.close();
   });
 
@@ -171,9 +171,8 @@ describe('job worker (real Redis, timer-based handler)', () => {
     completedIds.push(...log.completions);
     expect(completedIds).toEqual([job.id]);
     expect(log.starts).toEqual([job.id, job.id]);
-    const bull = await queue.getJob(job.id);
-    expect(await bull?.getState()).toBe('completed');
-    expect(bull?.returnvalue).toEqual({ status: 'succeeded' });
+    await waitFor(async () => (await queue.getJobState(job.id)) === 'completed', 5000, 'BullMQ completed');
+    expect((await queue.getJob(job.id))?.returnvalue).toEqual({ status: 'succeeded' });
     await queue.close();
   });
 

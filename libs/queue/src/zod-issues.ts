@@ -23,7 +23,8 @@ export function toSpecIssues(error: z.ZodError, input: unknown, root = ''): Spec
 }
 
 function join(root: string, path: string[]): string {
-  const parts = root ? [root, ...path] : path;
+  // An empty key is named `""` so the field is never blank.
+  const parts = (root ? [root, ...path] : path).map((p) => (p === '' ? '""' : p));
   return parts.length ? parts.join('.') : 'body';
 }
 
