@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { jobViewSchema } from './index.js';
-import { readSse, startHarness, timerHandler, type Harness } from './test-fixtures/harness.js';
+import { readSse, startHarness, timerHandler, waitFor, type Harness } from './test-fixtures/harness.js';
 
 describe('GET /v1/jobs/:id/events (SSE)', () => {
   let h: Harness;
@@ -51,6 +51,18 @@ describe('GET /v1/jobs/:id/events (SSE)', () => {
     const names = events.map((e) => e.event);
     expect(names).toContain('cancel-requested');
     expect(jobViewSchema.parse(events.at(-1)?.data).status).toBe('canceled');
+  });
+
+  it('releases a stream when the client disconnects', async () => {
+    h = await startHarness();
+    const job = jobViewSchema.parse(await (await h.post('/v1/jobs', { type: 'image', model: 'digits', prompt: '3' })).json());
+    const streams = async () => Number(/asyncdiff_sse_streams (\d+)/.exec(await (await h.request('/metrics')).text())?.[1]);
+    const abort = new AbortController();
+    const res = await h.request(job.links.events, { signal: abort.signal });
+    expect(res.status).toBe(200);
+    expect(await streams()).toBe(1);
+    abort.abort();
+    await waitFor(async () => (await streams()) === 0, 5000, 'stream released');
   });
 
   it('answers JSON errors before a stream starts', async () => {

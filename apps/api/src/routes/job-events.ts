@@ -50,7 +50,7 @@ export function registerJobEventRoutes(app: Express, ctx: RouteContext, guard: r
       const send = (name: string, data: unknown) => {
         if (!closed) res.write(`id: ${++seq}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
       };
-      req.on('close', finish);
+      res.on('close', finish); // the client went away (or we ended the stream)
       send('job', await viewOf(ctx, record));
       if (isTerminal(record.status)) return finish();
       heartbeat = setInterval(() => !closed && res.write(': keep-alive\n\n'), ctx.options.sseHeartbeatMs);
