@@ -1,4 +1,4 @@
-import type { JobStatus } from './lifecycle.js';
+import type { JobStatus } from './job-status.js';
 
 /** Stable codes for everything libs/queue itself can raise; the API maps them to HTTP statuses. */
 export type QueueErrorCode =
