@@ -134,7 +134,8 @@ def main():
         'noiseSchedule': {'type': 'linear', 'betaStart': schedule.BETA_START, 'betaEnd': schedule.BETA_END,
                           'trainSteps': schedule.TRAIN_STEPS},
         'prediction': 'epsilon',
-        'defaults': {'steps': 50, 'guidance': guidance, 'scheduler': 'ddim', 'eta': 0, 'clipSample': True},
+        'defaults': {'steps': 50, 'guidance': guidance, 'scheduler': 'ddim', 'eta': 0, 'clipSample': True,
+                     'useClippedModelOutput': True},
         'files': {'denoiser': 'model.onnx'},
         'evaluator': 'digits-eval',
     })

@@ -23,6 +23,8 @@ export interface ModelDefaults {
   readonly scheduler: 'ddim' | 'ddpm' | 'euler' | 'euler-ancestral' | 'dpmpp-2m';
   readonly eta: number;
   readonly clipSample: boolean;
+  /** DDIM: recompute eps from the clipped x0 (how the shipped defaults were measured). */
+  readonly useClippedModelOutput: boolean;
 }
 
 /**

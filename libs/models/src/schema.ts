@@ -39,6 +39,7 @@ export const modelJsonSchema = z.object({
     scheduler: z.enum(['ddim', 'ddpm', 'euler', 'euler-ancestral', 'dpmpp-2m']),
     eta: z.number().nonnegative().default(0),
     clipSample: z.boolean().default(true),
+    useClippedModelOutput: z.boolean().default(false),
   }),
   files: z.object({ denoiser: z.string().min(1) }),
   evaluator: z.string().optional(),

@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto';
+
+import type { GenerationBatch, PipelineSpec, PlannedRun, PlannedStep, StageRunner } from '@asyncdiff/asyncdiff';
+import { EngineError, StageCrashedError, componentOfDevice } from '@asyncdiff/asyncdiff';
+import { Channel, sweepOrphanSegments } from '@asyncdiff/shm';
+
+import { ControlBlock } from './control-block.js';
+import type { DeviceSpec } from './device.js';
+import { StageFailedError } from './errors.js';
+import { StageHandle } from './stage-handle.js';
+
+/** Options of a stage-process runner. */
+export interface ProcessRunnerOptions {
+  readonly pipeline: PipelineSpec;
+  /** One device per stage process: N for stride 1, N+1 for stride 2. */
+  readonly devices: readonly DeviceSpec[];
+  /** Dims of one latent row without batch. */
+  readonly sampleDims: readonly number[];
+  /** Largest model batch (rows) a generation may use. @defaultValue 32 */
+  readonly maxBatch?: number;
+  /**
+   * How the coordinator waits for stages: `sync` blocks its thread on a futex (lowest latency;
+   * CLI, benchmarks, worker threads), `async` sleeps on a helper thread so the event loop keeps
+   * serving (BullMQ lock renewal, HTTP). @defaultValue 'async'
+   */
+  readonly wait?: 'sync' | 'async';
+  /** Stages busy-poll their request doorbell this long before sleeping. @defaultValue 0 */
+  readonly spinUs?: number;
+  /** How often a waiting coordinator checks that its stages are alive. @defaultValue 100 */
+  readonly crashCheckMs?: number;
+}
+
+/** Counters for the benchmark's profile: where a step's time goes. */
+export interface RunnerStats {
+  steps: number;
+  /** Wall time inside runStep (dispatch + stage work + hand-off), µs. */
+  stepUs: number;
+  /** Per step, the slowest run's time inside session.run (what an ideal hand-off would cost), µs. */
+  criticalSessionUs: number;
+  /** Sum over devices of time inside session.run, µs. */
+  sessionUs: number[];
+}
+
+/**
+ * A StageRunner over stage processes: one pinned process per device, boundary tensors in shared
+ * memory, requests and completions through futex doorbells on a control block. Executes the
+ * same plans as the in-process runner; a dead stage surfaces as `StageCrashedError` within
+ * `crashCheckMs`, and `recover()` replaces it so the sampler can resume.
+ */
+export class ProcessRunner implements StageRunner {
+  readonly devices: number;
+  readonly components: number;
+  readonly stats: RunnerStats;
+  private readonly control: ControlBlock;
+  private readonly lastRun: number[];
+  private readonly channels: (Channel | undefined)[];
+  private configured: { batch: number } | undefined;
+  private closed: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: Required<ProcessRunnerOptions>,
+    private readonly handles: StageHandle[],
+  ) {
+    this.devices = options.devices.length;
+    this.components = options.pipeline.components.length;
+    const n = options.sampleDims.reduce((a, b) => a * b, 1);
+    this.control = ControlBlock.create(`ctl-${randomBytes(4).toString('hex')}`, this.devices, options.maxBatch, n);
+    this.lastRun = new Array<number>(this.devices).fill(-1);
+    this.channels = new Array<Channel | undefined>(this.devices).fill(undefined);
+    this.stats = { steps: 0, stepUs: 0, criticalSessionUs: 0, sessionUs: new Array<number>(this.devices).fill(0) };
+    for (const h of handles) this.watch(h);
+  }
+
+  /** Spawns and loads every stage process (in parallel). */
+  static async create(options: ProcessRunnerOptions): Promise<ProcessRunner> {
+    const resolved: Required<ProcessRunnerOptions> = {
+      maxBatch: 32,
+      wait: 'async',
+      spinUs: 0,
+      crashCheckMs: 100,
+      ...options,
+    };
+    const N = resolved.pipeline.components.length;
+    if (resolved.devices.length !== N && resolved.devices.length !== N + 1) {
+      throw new EngineError('RUNNER_BAD_STEP', `${N} components need ${N} devices (stride 1) or ${N + 1} (stride 2), got ${resolved.devices.length}`, false, 'devices');
+    }
+    const handles = await Promise.all(
+      resolved.devices.map((spec, d) => StageHandle.spawn(d, spec, resolved.pipeline.components[componentOfDevice(N, d)]!, { spinUs: resolved.spinUs })),
+    );
+    return new ProcessRunner(resolved, handles);
+  }
+
+  /** Process ids of the stages, by device. */
+  get pids(): number[] {
+    return this.handles.map((h) => h.pid);
+  }
+
+  /** Stage handles by device (health checks, memory stats, supervision). */
+  get stages(): readonly StageHandle[] {
+    return this.handles;
+  }
+
+  async begin(batch: GenerationBatch): Promise<void> {
+    this.ensureOpen();
+    if (batch.batch > this.options.maxBatch) {
+      throw new EngineError('RUNNER_BAD_STEP', `batch ${batch.batch} exceeds maxBatch ${this.options.maxBatch}`, false, 'count');
+    }
+    this.assertAlive();
+    this.control.labels.set(batch.classLabels.subarray(0, batch.batch));
+    if (this.configured?.batch !== batch.batch) await this.configure(batch.batch);
+  }
+
+  async runStep(step: PlannedStep, latent: Float32Array, timestepValues: Float64Array): Promise<void> {
+    this.ensureOpen();
+    const cfg = this.configured;
+    if (!cfg) throw new EngineError('RUNNER_BAD_STEP', 'runStep before begin', false);
+    const t0 = performance.now();
+    this.control.latent.set(latent);
+    let critical = 0;
+    if (step.phase === 'warmup') {
+      for (const run of step.runs) {
+        const seq = this.dispatch(run, timestepValues);
+        await this.waitFor([[run.device, seq]]);
+        critical += this.finish(run.device);
+      }
+    } else if (step.runs.length > 0) {
+      const expected = step.runs.map((run) => [run.device, this.dispatch(run, timestepValues)] as [number, number]);
+      await this.waitFor(expected);
+      for (const [device] of expected) critical = Math.max(critical, this.finish(device));
+    }
+    this.stats.steps += 1;
+    this.stats.stepUs += (performance.now() - t0) * 1000;
+    this.stats.criticalSessionUs += critical;
+  }
+
+  eps(device: number): Float32Array {
+    const ch = this.channels[device];
+    const run = this.lastRun[device] ?? -1;
+    if (!ch || run < 0) throw new EngineError('RUNNER_BAD_STEP', `device ${device} has no noise prediction yet`, false);
+    return ch.slot((run & 1) as 0 | 1).data(this.options.pipeline.epsOutput, 'float32');
+  }
+
+  /**
+   * Replaces dead stage processes (after a StageCrashedError) and forgets all hidden states:
+   * the next `begin` reconfigures every stage, and the sampler re-warms one sequential step.
+   */
+  async recover(): Promise<number[]> {
+    this.ensureOpen();
+    const replaced: number[] = [];
+    for (let d = 0; d < this.devices; d++) {
+      const h = this.handles[d]!;
+      if (h.alive()) continue;
+      await h.close(500);
+      const spec = this.options.devices[d]!;
+      const fresh = await StageHandle.spawn(d, spec, this.options.pipeline.components[componentOfDevice(this.components, d)]!, { spinUs: this.options.spinUs });
+      this.handles[d] = fresh;
+      this.watch(fresh);
+      replaced.push(d);
+    }
+    sweepOrphanSegments();
+    this.configured = undefined;
+    return replaced;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await Promise.all(this.handles.map((h) => h.close().catch(() => undefined)));
+      for (const ch of this.channels) ch?.dispose();
+      this.control.dispose();
+    })();
+    return this.closed;
+  }
+
+  private async configure(batch: number): Promise<void> {
+    this.configured = undefined;
+    const channelNames: string[] = new Array<string>(this.devices).fill('');
+    // Producers before consumers: a stage probes its output shapes from its inputs.
+    const order = [...Array(this.devices).keys()].sort((a, b) => componentOfDevice(this.components, a) - componentOfDevice(this.components, b) || a - b);
+    for (const d of order) {
+      const comp = this.options.pipeline.components[componentOfDevice(this.components, d)]!;
+      const producerDevices = [...new Set(comp.inputs.flatMap((i) => (i.kind === 'boundary' ? [i.producer] : [])))];
+      const producers = producerDevices.map((p) => ({ device: p, channel: channelNames[p]! }));
+      const r = await this.handles[d]!.configure(batch, this.options.sampleDims, this.control.name, producers);
+      channelNames[d] = r.channel;
+    }
+    for (let d = 0; d < this.devices; d++) {
+      this.channels[d]?.dispose();
+      this.channels[d] = Channel.open(channelNames[d]!);
+      this.lastRun[d] = -1;
+    }
+    this.configured = { batch };
+  }
+
+  private dispatch(run: PlannedRun, timestepValues: Float64Array): number {
+    const tValue = timestepValues[run.t];
+    if (tValue === undefined) throw new EngineError('RUNNER_BAD_STEP', `timestep index ${run.t} out of range`, false);
+    const producerRuns = this.lastRun.slice(0, this.components);
+    const h = this.handles[run.device]!;
+    h.state = 'busy';
+    return this.control.dispatch(run.device, { run: (this.lastRun[run.device] ?? -1) + 1, tIndex: run.t, tValue, producerRuns });
+  }
+
+  /** Marks a device's run finished; returns its session.run time (µs). */
+  private finish(device: number): number {
+    const done = this.control.done(device);
+    const h = this.handles[device]!;
+    if (done.failed) {
+      h.state = 'ready';
+      throw new StageFailedError(device, `stage ${device} failed a run: ${h.stderrTail ?? 'see stage log'}`);
+    }
+    h.state = 'ready';
+    this.lastRun[device] = (this.lastRun[device] ?? -1) + 1;
+    this.stats.sessionUs[device] = (this.stats.sessionUs[device] ?? 0) + done.runUs;
+    return done.runUs;
+  }
+
+  private async waitFor(expected: readonly (readonly [number, number])[]): Promise<void> {
+    const bell = this.control.completion;
+    for (;;) {
+      const seen = bell.seq;
+      if (expected.every(([d, seq]) => this.control.done(d).seq === seq)) return;
+      const r = this.options.wait === 'sync' ? bell.wait(seen, { timeoutMs: this.options.crashCheckMs }) : await bell.waitAsync(seen, { timeoutMs: this.options.crashCheckMs });
+      if (r.status !== 'rung') this.assertAlive(expected.map(([d]) => d));
+    }
+  }
+
+  private assertAlive(devices: readonly number[] = [...this.handles.keys()]): void {
+    for (const d of devices) {
+      const h = this.handles[d]!;
+      if (!h.alive()) {
+        h.state = 'crashed';
+        this.configured = undefined;
+        throw new StageCrashedError(d, `stage process of device ${d} (pid ${h.pid}) died${h.stderrTail ? `: ${h.stderrTail}` : ''}`);
+      }
+    }
+  }
+
+  private watch(h: StageHandle): void {
+    // An exit wakes a waiting coordinator at once instead of at its next liveness check.
+    h.onExitOnce(() => {
+      if (!this.closed) this.control.completion.ring();
+    });
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new EngineError('RUNNER_CLOSED', 'runner is closed', false);
+  }
+}

@@ -1,0 +1,48 @@
+import type { ComponentSpec } from '@asyncdiff/asyncdiff';
+import type { TensorSpec } from '@asyncdiff/shm';
+
+import type { DeviceSpec } from './device.js';
+
+/**
+ * Control messages between a coordinator and a stage process (over the IPC channel of `fork`).
+ * Per-step traffic never goes through here: steps are dispatched through the shared control
+ * block and doorbells. Every request carries an `id` echoed by its reply.
+ */
+export type ToStage =
+  | { readonly type: 'load'; readonly id: number; readonly device: number; readonly spec: DeviceSpec; readonly component: ComponentSpec; readonly spinUs: number }
+  | {
+      readonly type: 'configure';
+      readonly id: number;
+      readonly batch: number;
+      readonly sampleDims: readonly number[];
+      /** Name of the coordinator's control block segment. */
+      readonly control: string;
+      /** Output channel of every producer device this stage reads from. */
+      readonly producers: readonly { readonly device: number; readonly channel: string }[];
+    }
+  | { readonly type: 'health'; readonly id: number }
+  | { readonly type: 'shutdown'; readonly id: number };
+
+/** Replies and notices from a stage process. */
+export type FromStage =
+  | { readonly type: 'started'; readonly pid: number }
+  | { readonly type: 'loaded'; readonly id: number; readonly loadMs: number; readonly weightBytes: number; readonly rssBytes: number; readonly cpus: readonly number[] }
+  | { readonly type: 'configured'; readonly id: number; readonly channel: string; readonly outputs: readonly TensorSpec[] }
+  | { readonly type: 'health'; readonly id: number; readonly runMs: number; readonly rssBytes: number; readonly peakRssBytes: number }
+  | { readonly type: 'stopping'; readonly id: number }
+  | { readonly type: 'error'; readonly id: number | null; readonly code: string; readonly message: string };
+
+/** Narrows an unknown IPC payload to a `FromStage` message (a malformed one is a protocol bug). */
+export function isFromStage(m: unknown): m is FromStage {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+}
+
+/** Narrows an unknown IPC payload to a `ToStage` message. */
+export function isToStage(m: unknown): m is ToStage {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && typeof (m as { id?: unknown }).id === 'number';
+}
+
+/** Exhaustiveness guard for switches over message and state unions. */
+export function assertNever(x: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(x)}`);
+}
