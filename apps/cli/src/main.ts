@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 import { CliUsageError } from './cli-error.js';
+import { benchCommand, benchHelp } from './commands/bench.js';
+import { evalCommand, evalHelp } from './commands/eval.js';
+import { generateCommand, generateHelp } from './commands/generate.js';
 import { planCommand, planHelp } from './commands/plan.js';
+import { splitCommand, splitHelp } from './commands/split.js';
 
 const usage = `asyncdiff <command> [flags]
 
@@ -18,7 +22,11 @@ type Command = { help: string; run: (argv: string[], out: (s: string) => void) =
 
 async function loadCommands(): Promise<Record<string, Command>> {
   return {
+    bench: { help: benchHelp, run: benchCommand },
+    eval: { help: evalHelp, run: evalCommand },
+    generate: { help: generateHelp, run: generateCommand },
     plan: { help: planHelp, run: planCommand },
+    split: { help: splitHelp, run: splitCommand },
   };
 }
 

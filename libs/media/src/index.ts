@@ -7,6 +7,7 @@ export { checkFrames, checkImage, MAX_FRAMES, MAX_SIDE_PX, type FloatImage, type
 export { MODEL_RANGE, toGrayImage, toUint8, type ValueRange } from './convert.js';
 export { checkScale, MAX_SCALE, upscaleNearest } from './upscale.js';
 export { DEFAULT_SCALE, renderFrames, renderImage, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from './render.js';
+export { framesOf } from './frames.js';
 export { decodePng, encodePng, type PngOptions } from './png.js';
 export { encodeGif, resolveGifOptions, type GifOptions, type ResolvedGifOptions } from './gif.js';
 export { inspectGif, type GifInfo } from './gif-inspect.js';

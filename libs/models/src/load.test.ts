@@ -33,6 +33,9 @@ describe('shipped model packages', () => {
     const m = findModelPackage('digits');
     expect(resolvePrompt(m, '7')).toBe(7);
     expect(resolvePrompt(m, ' Seven ')).toBe(7);
+    expect(resolvePrompt(m, 'digit 7')).toBe(7);
+    expect(resolvePrompt(m, 'a handwritten seven')).toBe(7);
+    expect(() => resolvePrompt(m, 'seven eight')).toThrowError(/unknown prompt/);
     expect(acceptedPrompts(m)).toContain('zero');
   });
 

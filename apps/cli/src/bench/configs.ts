@@ -1,0 +1,58 @@
+import { cpuDeviceGroups, resolveParallel, type DeviceSpec, type ResolvedParallel } from '@asyncdiff/stages';
+
+/** One row of the benchmark: an engine configuration. */
+export interface BenchConfig {
+  readonly id: string;
+  readonly label: string;
+  readonly runner: 'in-process' | 'process';
+  /** In-process runner: ORT intra-op threads. */
+  readonly threads?: number;
+  readonly parallel: ResolvedParallel;
+  readonly devices?: readonly DeviceSpec[];
+  readonly wait?: 'sync' | 'async';
+  /** More devices than cores: stages share cores, numbers are not a speedup claim. */
+  readonly oversubscribed: boolean;
+  /** Part of the W sweep only (quality still measured). */
+  readonly sweep?: boolean;
+}
+
+const seq = resolveParallel({ mode: 'sequential' });
+
+/**
+ * The configurations measured side by side: sequential on one core, sequential on all cores,
+ * the same in a stage process, every AsyncDiff configuration the cores allow (plus a W sweep
+ * for N = 2, and the async-wait variant the GPU host uses) and, on request, oversubscribed ones.
+ */
+export function benchConfigs(cores: number, oversubscribed: boolean, warmups: readonly number[]): BenchConfig[] {
+  const out: BenchConfig[] = [
+    { id: 'seq-1', label: 'sequential, 1 core (in-process, 1 ORT thread)', runner: 'in-process', threads: 1, parallel: seq, oversubscribed: false },
+    { id: `seq-${cores}`, label: `sequential, ${cores} cores (in-process, ${cores} ORT threads)`, runner: 'in-process', threads: cores, parallel: seq, oversubscribed: false },
+    { id: 'seq-proc-1', label: 'sequential, 1 core (stage process)', runner: 'process', parallel: seq, devices: [{ kind: 'cpu', cpus: [0] }], wait: 'sync', oversubscribed: false },
+  ];
+  const asyncRow = (stages: number, stride: 1 | 2, warmup: number, extra: Partial<BenchConfig> = {}): BenchConfig => {
+    const parallel = resolveParallel({ mode: 'async', stages, stride, warmup });
+    const count = stride === 2 ? stages + 1 : stages;
+    const { devices, oversubscribed: over } = cpuDeviceGroups(count, cores);
+    return {
+      id: `N${stages}S${stride}W${warmup}${extra.wait === 'async' ? '-async' : ''}`,
+      label: `AsyncDiff N=${stages} stride ${stride} W=${warmup}${extra.wait === 'async' ? ' (async wait, as on a GPU host)' : ''}`,
+      runner: 'process',
+      parallel,
+      devices,
+      wait: 'sync',
+      oversubscribed: over,
+      ...extra,
+    };
+  };
+  for (let n = 2; n <= cores; n++) out.push(asyncRow(n, 1, 3));
+  for (let n = 2; n + 1 <= cores; n++) out.push(asyncRow(n, 2, 3));
+  for (const w of warmups) if (w !== 3) out.push(asyncRow(2, 1, w, { sweep: true }));
+  out.push(asyncRow(2, 1, 3, { wait: 'async' }));
+  if (oversubscribed) {
+    for (const [n, s] of [[3, 1], [4, 1], [2, 2], [3, 2]] as const) {
+      const row = asyncRow(n, s, 3);
+      if (row.oversubscribed && !out.some((c) => c.id === row.id)) out.push(row);
+    }
+  }
+  return out;
+}

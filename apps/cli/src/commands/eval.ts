@@ -1,0 +1,155 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+
+import { formatPerClassTable, openEvaluator } from '@asyncdiff/eval';
+import { findModelPackage, type ModelPackage } from '@asyncdiff/models';
+import { SCHEDULER_KINDS, type SchedulerKind } from '@asyncdiff/schedulers';
+import { Engine, resolveParallel } from '@asyncdiff/stages';
+
+import { boolFlag, choiceFlag, intFlag, parseFlags, requiredString, stringFlag } from '../args.js';
+import { CliUsageError } from '../cli-error.js';
+import { parallelFlagDefs, parallelFromFlags } from '../parallel-flags.js';
+import { progressBar } from '../progress-bar.js';
+import { measureQuality, type Quality } from '../quality/measure.js';
+import { balancedClasses, generateSet } from '../quality/sample-set.js';
+
+export const evalHelp = `asyncdiff eval --model <name> [flags]
+
+Measures generation quality with the evaluation classifier (models/digits-eval): agreement with
+the requested class per class, Fréchet distance to real digits, and — with --compare-sequential —
+PSNR/SSIM against the sequential output of the same seeds. Video: per-frame agreement, temporal
+consistency and motion of the digit.
+
+  --model <name>            digits | moving-digits
+  --per-class <n>           samples per class (default 50)
+  --guidances <g,g,…>       guidance scales to measure (default: the model's)
+  --steps <T> --scheduler <name> --seed-base <int> --batch <n>
+  --mode/--stages/--stride/--warmup/--time-shift   engine configuration (default sequential)
+  --compare-sequential      also generate sequentially and report PSNR/SSIM against it
+  --card                    write the results into models/<name>/MODEL_CARD.md
+  --json                    machine-readable output`;
+
+interface EvalRow {
+  readonly guidance: number;
+  readonly quality: Quality;
+  readonly ms: number;
+}
+
+/** `asyncdiff eval`: the quality numbers of the model card and of the acceptance criteria. */
+export async function evalCommand(argv: string[], out: (s: string) => void): Promise<void> {
+  const f = parseFlags(argv, {
+    model: { type: 'string' },
+    'per-class': { type: 'string' },
+    guidances: { type: 'string' },
+    steps: { type: 'string' },
+    scheduler: { type: 'string' },
+    'seed-base': { type: 'string' },
+    batch: { type: 'string' },
+    'compare-sequential': { type: 'boolean' },
+    card: { type: 'boolean' },
+    json: { type: 'boolean' },
+    ...parallelFlagDefs,
+  });
+  let model: ModelPackage;
+  try {
+    model = findModelPackage(requiredString(f, 'model', 'digits or moving-digits'));
+  } catch (e) {
+    throw new CliUsageError('--model', (e as Error).message);
+  }
+  const perClass = intFlag(f, 'per-class', 50, 1, 10_000);
+  const steps = intFlag(f, 'steps', model.defaults.steps, 1, 1000);
+  const scheduler = choiceFlag<SchedulerKind>(f, 'scheduler', SCHEDULER_KINDS, model.defaults.scheduler);
+  const seedBase = intFlag(f, 'seed-base', 0, 0, 2 ** 32 - 1);
+  const batch = intFlag(f, 'batch', model.kind === 'video' ? 10 : 50, 1, 16);
+  const guidances = parseGuidances(stringFlag(f, 'guidances'), model.defaults.guidance);
+  const parallel = f.values['mode'] === undefined ? resolveParallel({ mode: 'sequential' }) : parallelFromFlags(f).parallel;
+  const classIds = balancedClasses(model, perClass);
+  const evaluator = await openEvaluator(undefined, { intraOpThreads: availableParallelism() });
+  const open = (p: typeof parallel): Promise<Engine> =>
+    Engine.open({ model, parallel: p, maxBatch: 2 * batch, ...(p.mode === 'sequential' ? { runner: 'in-process' as const, intraOpThreads: availableParallelism() } : { wait: 'sync' as const }) });
+  const rows: EvalRow[] = [];
+  try {
+    const engine = await open(parallel);
+    const seqEngine = boolFlag(f, 'compare-sequential') && parallel.mode !== 'sequential' ? await open(resolveParallel({ mode: 'sequential' })) : undefined;
+    try {
+      for (const guidance of guidances) {
+        const bar = progressBar(`${model.name} guidance ${guidance}`);
+        const opts = { seedBase, batch, steps, guidance, scheduler, onBatch: (d: number, t: number) => bar.update(d, t) };
+        const set = await generateSet(engine, classIds, opts);
+        const ref = seqEngine ? await generateSet(seqEngine, classIds, opts) : undefined;
+        bar.end();
+        rows.push({ guidance, quality: await measureQuality(evaluator, set, ref), ms: set.ms });
+      }
+    } finally {
+      await engine.close();
+      await seqEngine?.close();
+    }
+  } finally {
+    await evaluator.close();
+  }
+  const header = `${model.name}: ${perClass} per class × ${model.classes.length} classes, ${steps} ${scheduler} steps, seeds ${seedBase}…${seedBase + classIds.length - 1}, ${describe(parallel)}`;
+  if (boolFlag(f, 'json')) {
+    out(JSON.stringify({ model: model.name, perClass, steps, scheduler, seedBase, parallel, rows }, null, 2));
+  } else {
+    out(header);
+    out(renderRows(model, rows));
+    const best = rows.find((r) => r.guidance === model.defaults.guidance) ?? rows[0];
+    if (best) out(`\nper class at guidance ${best.guidance}:\n${formatPerClassTable(best.quality.perClass)}`);
+  }
+  if (boolFlag(f, 'card')) writeCard(model, header, rows);
+}
+
+function describe(p: ReturnType<typeof resolveParallel>): string {
+  return p.mode === 'sequential' ? 'sequential' : `AsyncDiff N=${p.stages} stride ${p.stride} W=${p.warmup}${p.timeShift ? ' time-shift' : ''}`;
+}
+
+function parseGuidances(raw: string | undefined, fallback: number): number[] {
+  if (raw === undefined) return [fallback];
+  const vals = raw.split(',').map((s) => Number(s.trim()));
+  if (vals.length === 0 || vals.some((v) => !Number.isFinite(v) || v < 0 || v > 30)) {
+    throw new CliUsageError('--guidances', `--guidances must be a comma-separated list of numbers in 0 … 30, got "${raw}"`);
+  }
+  return vals;
+}
+
+function renderRows(model: ModelPackage, rows: readonly EvalRow[]): string {
+  const video = model.kind === 'video';
+  const head = video
+    ? '| guidance | per-frame agreement | Fréchet distance (frames) | temporal SSIM | motion (px) | PSNR vs seq | SSIM vs seq |\n|---:|---:|---:|---:|---:|---:|---:|'
+    : '| guidance | agreement | Fréchet distance | PSNR vs seq | SSIM vs seq |\n|---:|---:|---:|---:|---:|';
+  const fmt = (x: number | undefined, d = 2): string => (x === undefined ? '–' : x.toFixed(d));
+  return [
+    head,
+    ...rows.map((r) => {
+      const q = r.quality;
+      return video
+        ? `| ${r.guidance} | ${(q.agreement * 100).toFixed(1)}% | ${fmt(q.frechet)} | ${fmt(q.temporalSsim, 3)} | ${fmt(q.motionPx)} | ${fmt(q.psnrDb)} | ${fmt(q.ssim, 3)} |`
+        : `| ${r.guidance} | ${(q.agreement * 100).toFixed(1)}% | ${fmt(q.frechet)} | ${fmt(q.psnrDb)} | ${fmt(q.ssim, 3)} |`;
+    }),
+  ].join('\n');
+}
+
+const BEGIN = '<!-- eval:begin (written by `asyncdiff eval --card`) -->';
+const END = '<!-- eval:end -->';
+
+function writeCard(model: ModelPackage, header: string, rows: readonly EvalRow[]): void {
+  const file = path.join(model.dir, 'MODEL_CARD.md');
+  const best = rows.find((r) => r.guidance === model.defaults.guidance) ?? rows[0];
+  const body = [
+    BEGIN,
+    `Measured ${new Date().toISOString().slice(0, 10)} with the shipped TypeScript pipeline: ${header}.`,
+    '',
+    renderRows(model, rows),
+    '',
+    best ? `Per class at the shipped default guidance ${best.guidance}${model.kind === 'video' ? ' (per frame)' : ''}:\n\n${formatPerClassTable(best.quality.perClass)}` : '',
+    END,
+  ].join('\n');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : `# ${model.name}\n\n`;
+  const next = text.includes(BEGIN) ? text.replace(new RegExp(`${escape(BEGIN)}[\\s\\S]*?${escape(END)}`), body) : `${text.trimEnd()}\n\n## Evaluation\n\n${body}\n`;
+  writeFileSync(file, next);
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
