@@ -1,4 +1,4 @@
-import type { ConfigResult } from '../commands/bench.js';
+import type { ConfigResult } from './result-types.js';
 
 interface Report {
   readonly started: string;

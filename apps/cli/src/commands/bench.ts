@@ -9,6 +9,7 @@ import { Engine, ProcessRunner, peakRss, splitForModel } from '@asyncdiff/stages
 
 import { boolFlag, intFlag, parseFlags, stringFlag } from '../args.js';
 import { benchConfigs, type BenchConfig } from '../bench/configs.js';
+import type { ConfigResult } from '../bench/result-types.js';
 import { machineLine } from '../bench/machine.js';
 import { renderEngineSection } from '../bench/render-engine.js';
 import { replaceSection } from '../bench/sections.js';
@@ -33,18 +34,6 @@ of the same seeds. Writes a JSON file and the "engine" section of bench/RESULTS.
   --skip-quality         latency, memory and profile only
   --results <file>       markdown file to update (default bench/RESULTS.md)
   --json <file>          raw results (default bench/out/engine.json)`;
-
-/** Everything measured for one configuration. */
-export interface ConfigResult {
-  readonly config: BenchConfig;
-  readonly latencyMs: { median: number; p10: number; p90: number; runs: number[] };
-  readonly phases: PhaseTimes;
-  /** Stage processes only: mean per step, µs. */
-  readonly profile?: { stepUs: number; criticalSessionUs: number; handoffShare: number };
-  readonly memory: { stagePeakRssMb: number[]; stageWeightsKb: number[] };
-  readonly quality?: Quality;
-  readonly qualityMs?: number;
-}
 
 /** `asyncdiff bench`: the AsyncDiff benchmark and quality evaluation of issue #3. */
 export async function benchCommand(argv: string[], out: (s: string) => void): Promise<void> {
