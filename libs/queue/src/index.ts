@@ -79,3 +79,16 @@ export type { JobHandler, JobHandlerContext, JobHandlerResult, JobWorker, JobWor
 export { resolveJobWorkerOptions } from './worker-options.js';
 export { createJobWorker } from './redis-job-worker.js';
 export { startWebhookWorker, type WebhookDelivery, type WebhookWorker, type WebhookWorkerOptions } from './webhook-worker.js';
+export {
+  hostStatusKeys,
+  hostStatusSchema,
+  listHostStatuses,
+  publishHostStatus,
+  removeHostStatus,
+  type HostDeviceStatus,
+  type HostGroupState,
+  type HostGroupStatus,
+  type HostJobStatus,
+  type HostStageStatus,
+  type HostStatus,
+} from './host-status.js';

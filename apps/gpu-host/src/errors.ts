@@ -1,0 +1,33 @@
+/** Stable codes of everything the GPU host itself raises. */
+export type GpuHostErrorCode =
+  | 'INVALID_OPTIONS'
+  | 'INVALID_ENV'
+  | 'NO_DEVICES'
+  | 'NVIDIA_SMI_FAILED'
+  | 'UNSUPPORTED_SAMPLE'
+  | 'HOST_CLOSED';
+
+/**
+ * Base of the host's errors: a stable `code`, whether retrying can help (`retryable`, the same
+ * flag the queue worker reads to fail a job at once) and, for bad input, the offending `field`.
+ */
+export class GpuHostError extends Error {
+  override readonly name: string = 'GpuHostError';
+  constructor(
+    readonly code: GpuHostErrorCode,
+    message: string,
+    readonly retryable: boolean,
+    readonly field?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An option or environment variable is out of range; names it. Never retryable. */
+export class GpuHostConfigError extends GpuHostError {
+  override readonly name = 'GpuHostConfigError';
+  constructor(code: 'INVALID_OPTIONS' | 'INVALID_ENV', field: string, message: string) {
+    super(code, `${field}: ${message}`, false, field);
+  }
+}

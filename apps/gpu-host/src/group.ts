@@ -1,0 +1,155 @@
+import type { ModelPackage } from '@asyncdiff/models';
+import { createJobWorker, type HostGroupState, type HostGroupStatus, type JobWorker } from '@asyncdiff/queue';
+import { ProcessRunner } from '@asyncdiff/stages';
+import type { ObjectStore } from '@asyncdiff/storage';
+
+import type { BacklogMonitor } from './backlog.js';
+import { DeviceAllocator } from './device-allocator.js';
+import type { HostDevice } from './devices/discover.js';
+import { EngineCache } from './engine-cache.js';
+import type { CheckpointStore } from './jobs/checkpoint-store.js';
+import type { GroupRuntime, RunningJob } from './jobs/group-runtime.js';
+import { createJobHandler } from './jobs/run-job.js';
+import type { ResolvedGpuHostOptions } from './options.js';
+
+/** What a group shares with the rest of the host. */
+export interface GroupDeps {
+  readonly hostId: string;
+  readonly options: ResolvedGpuHostOptions;
+  readonly store: ObjectStore;
+  readonly checkpoints: CheckpointStore;
+  readonly backlog: BacklogMonitor;
+  readonly models: (name: string) => ModelPackage;
+}
+
+/**
+ * One replica group: N(+S−1) devices, a device allocator, warm engines (stage processes) and the
+ * coordinator — one BullMQ worker per served queue, each with concurrency = devices, so the group
+ * can run one AsyncDiff job on all devices or one sequential job per device (data parallelism).
+ * The allocator, not BullMQ, decides what actually runs.
+ */
+export class ReplicaGroup implements GroupRuntime {
+  readonly allocator: DeviceAllocator;
+  readonly engines: EngineCache;
+  readonly hostId: string;
+  readonly options: ResolvedGpuHostOptions;
+  readonly store: ObjectStore;
+  readonly checkpoints: CheckpointStore;
+  readonly backlog: BacklogMonitor;
+  private readonly running = new Map<string, RunningJob>();
+  private readonly restarts: number[];
+  private readonly workers: JobWorker[] = [];
+  private draining = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly devices: readonly HostDevice[],
+    private readonly deps: GroupDeps,
+  ) {
+    this.hostId = deps.hostId;
+    this.options = deps.options;
+    this.store = deps.store;
+    this.checkpoints = deps.checkpoints;
+    this.backlog = deps.backlog;
+    this.restarts = new Array<number>(devices.length).fill(0);
+    this.allocator = new DeviceAllocator(devices.length, (waitingHere) => waitingHere + this.backlog.value < this.options.autoAsyncMaxWaiting);
+    this.engines = new EngineCache(this.options.maxEnginesPerGroup, this.options.onError);
+  }
+
+  /** Starts the coordinator's workers (one per queue) and waits until they listen. */
+  async start(): Promise<void> {
+    const o = this.options;
+    const handler = createJobHandler(this);
+    for (const queue of o.queues) {
+      this.workers.push(
+        createJobWorker({
+          queue,
+          handler,
+          connection: o.connection,
+          prefix: o.prefix,
+          ...(o.attempts !== undefined && { attempts: o.attempts }),
+          ...(o.backoffDelayMs !== undefined && { backoffDelayMs: o.backoffDelayMs }),
+          hostId: `${this.hostId}/${this.id}`,
+          concurrency: this.devices.length,
+          lockDurationMs: o.lockDurationMs,
+          stalledIntervalMs: o.stalledIntervalMs,
+          shutdownGraceMs: o.drainGraceMs,
+          onError: o.onError,
+        }),
+      );
+    }
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+  }
+
+  model(name: string): ModelPackage {
+    return this.deps.models(name);
+  }
+
+  track(job: RunningJob): () => void {
+    this.running.set(job.jobId, job);
+    return () => {
+      if (this.running.get(job.jobId) === job) this.running.delete(job.jobId);
+    };
+  }
+
+  noteRestart(groupDevice: number): void {
+    if (groupDevice >= 0 && groupDevice < this.restarts.length) this.restarts[groupDevice] = (this.restarts[groupDevice] ?? 0) + 1;
+  }
+
+  /** Jobs BullMQ has handed this group's workers (running or waiting for devices). */
+  activeJobIds(): string[] {
+    return this.workers.flatMap((w) => w.activeJobs());
+  }
+
+  get state(): HostGroupState {
+    if (this.draining) return 'draining';
+    return this.running.size > 0 || this.activeJobIds().length > 0 ? 'busy' : 'idle';
+  }
+
+  /** The group's part of the heartbeat. */
+  status(): HostGroupStatus {
+    const now = performance.now();
+    return {
+      id: this.id,
+      devices: this.devices.map((d) => d.label),
+      state: this.state,
+      jobs: [...this.running.values()].map((j) => {
+        const elapsedSec = j.denoiseStartedAt === undefined ? 0 : (now - j.denoiseStartedAt) / 1000;
+        return {
+          jobId: j.jobId,
+          kind: j.kind,
+          model: j.model,
+          step: j.step,
+          steps: j.steps,
+          stepsPerSec: elapsedSec > 0 ? Math.round((j.stepsThisRun / elapsedSec) * 10) / 10 : 0,
+          mode: j.mode,
+          stages: j.stages,
+          devices: j.devices,
+          startedAt: j.startedAt,
+        };
+      }),
+      stages: this.engines.all().flatMap((e) => {
+        const runner = e.engine.runner;
+        if (!(runner instanceof ProcessRunner)) return [];
+        return runner.stages.map((s, i) => {
+          const d = e.devices[i] ?? -1;
+          return { device: this.devices[d]?.label ?? `?${d}`, pid: s.pid, state: s.state, restarts: this.restarts[d] ?? 0, engine: e.key };
+        });
+      }),
+    };
+  }
+
+  /**
+   * Stops taking jobs, hands running ones back (after `drainGraceMs`; their checkpoints are
+   * stored by the handler), then closes the engines. Repeat-safe.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.draining = true;
+      await Promise.all(this.workers.map((w) => w.close().catch(this.options.onError)));
+      await this.engines.close().catch(this.options.onError);
+    })();
+    return this.closing;
+  }
+}

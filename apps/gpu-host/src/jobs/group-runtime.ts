@@ -1,0 +1,47 @@
+import type { ModelPackage } from '@asyncdiff/models';
+import type { ObjectStore } from '@asyncdiff/storage';
+
+import type { BacklogMonitor } from '../backlog.js';
+import type { DeviceAllocator } from '../device-allocator.js';
+import type { HostDevice } from '../devices/discover.js';
+import type { EngineCache } from '../engine-cache.js';
+import type { ResolvedGpuHostOptions } from '../options.js';
+import type { CheckpointStore } from './checkpoint-store.js';
+
+/** A job a group runs right now, as the heartbeat shows it (mutated as steps complete). */
+export interface RunningJob {
+  readonly jobId: string;
+  readonly kind: 'image' | 'video';
+  readonly model: string;
+  step: number;
+  readonly steps: number;
+  mode: 'async' | 'sequential';
+  stages: number;
+  devices: readonly string[];
+  readonly startedAt: number;
+  /** Steps run by this run and when its first one started (for steps/s). */
+  stepsThisRun: number;
+  denoiseStartedAt: number | undefined;
+}
+
+/**
+ * What a job handler needs from its replica group. An interface (not the class) so the handler
+ * can be tested and so `group.ts` and the handler do not import each other.
+ */
+export interface GroupRuntime {
+  readonly id: string;
+  readonly hostId: string;
+  readonly devices: readonly HostDevice[];
+  readonly allocator: DeviceAllocator;
+  readonly engines: EngineCache;
+  readonly options: ResolvedGpuHostOptions;
+  readonly store: ObjectStore;
+  readonly checkpoints: CheckpointStore;
+  readonly backlog: BacklogMonitor;
+  /** The model package called `name`; throws a non-retryable `ModelError` if unknown. */
+  model(name: string): ModelPackage;
+  /** Shows a job in the heartbeat until the returned function is called. */
+  track(job: RunningJob): () => void;
+  /** Counts a replaced stage process on a group device. */
+  noteRestart(groupDevice: number): void;
+}

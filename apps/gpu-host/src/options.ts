@@ -1,0 +1,164 @@
+import { hostname } from 'node:os';
+
+import type { JobKind } from '@asyncdiff/queue';
+import { DEFAULT_PARALLEL, devicesNeeded, resolveParallel, type DeviceSpec, type ParallelOptions, type ResolvedParallel } from '@asyncdiff/stages';
+import type { ObjectStore, ResolvedStorageOptions } from '@asyncdiff/storage';
+
+import { GpuHostConfigError } from './errors.js';
+
+/** Options of `startGpuHost`. Everything is optional; see `resolveGpuHostOptions` for defaults. */
+export interface GpuHostOptions {
+  /** Redis URL. @defaultValue `redis://127.0.0.1:6379` (read `REDIS_URL` at the edge) */
+  connection?: string;
+  /** Queue/key prefix shared with the API. @defaultValue `{asyncdiff}` */
+  prefix?: string;
+  /** Runs per job before it fails for good, and the first retry delay (must match the API's). */
+  attempts?: number;
+  /** @defaultValue 2000 */
+  backoffDelayMs?: number;
+  /** Where outputs go: a store, or storage options for one the host creates and closes. @defaultValue local `var/outputs` */
+  storage?: ObjectStore | ResolvedStorageOptions;
+  /** Shown in job records and the heartbeat. @defaultValue `<hostname>/<pid>` */
+  hostId?: string;
+  /** `auto`: GPUs if nvidia-smi lists any, else CPU core groups; `cpu`: CPU groups; or explicit devices. @defaultValue 'auto' */
+  devices?: 'auto' | 'cpu' | readonly DeviceSpec[];
+  /** Cores per CPU "device". @defaultValue 1 */
+  coresPerDevice?: number;
+  /** Cores to split into CPU devices. @defaultValue this machine's available parallelism */
+  cores?: number;
+  /** @defaultValue 'nvidia-smi' */
+  nvidiaSmiPath?: string;
+  /** AsyncDiff configuration for `auto`/`async` jobs that do not name one. @defaultValue N=2, stride 1, W=3 */
+  defaultParallel?: ParallelOptions;
+  /** Devices per replica group. @defaultValue devicesNeeded(defaultParallel) = N + stride − 1 */
+  groupSize?: number;
+  /** Queues this host serves. @defaultValue ['image', 'video'] */
+  queues?: readonly JobKind[];
+  /** Model packages folder. @defaultValue the shipped `models/` (or ASYNCDIFF_MODELS_DIR) */
+  modelsDir?: string;
+  /** Engines (stage-process sets) cached per group; least recently used idle ones are closed. @defaultValue groupSize + 2 */
+  maxEnginesPerGroup?: number;
+  /**
+   * `auto` mode runs AsyncDiff on the whole group only while fewer than this many jobs wait
+   * (BullMQ backlog + jobs of this group waiting for devices) and the group is idle; otherwise
+   * it runs the job sequentially on one device (data parallelism). @defaultValue 1 (see README)
+   */
+  autoAsyncMaxWaiting?: number;
+  /** How often the BullMQ backlog is sampled for `auto` decisions. @defaultValue 500 */
+  backlogPollMs?: number;
+  /** BullMQ lock lifetime. @defaultValue 30000 */
+  lockDurationMs?: number;
+  /** @defaultValue 30000 */
+  stalledIntervalMs?: number;
+  /** Heartbeat period; the heartbeat expires after 3 of them. @defaultValue 2000 */
+  heartbeatIntervalMs?: number;
+  /** Idle-stage health-check period (0 disables). @defaultValue 30000 */
+  healthIntervalMs?: number;
+  /** A health check slower than this counts as a dead stage. @defaultValue 10000 */
+  healthTimeoutMs?: number;
+  /** Stage crashes survived inside one job. @defaultValue 3 */
+  maxStageRestartsPerJob?: number;
+  /** First restart delay, doubled per consecutive failure. @defaultValue 100 */
+  restartBackoffMs?: number;
+  /** Ceiling of the restart delay. @defaultValue 10000 */
+  maxRestartBackoffMs?: number;
+  /** A running job's checkpoint is also saved this often (0: only on drain/failure). @defaultValue 5000 */
+  checkpointIntervalMs?: number;
+  /** Lifetime of a saved checkpoint. @defaultValue 86400 */
+  checkpointTtlSec?: number;
+  /** On close, running jobs may finish this long before they are checkpointed and handed back. @defaultValue 0 */
+  drainGraceMs?: number;
+  /** `close()` gives up waiting (and kills stages) after this. @defaultValue 30000 */
+  closeDeadlineMs?: number;
+  /** Background failures (Redis hiccups, failed heartbeats). @defaultValue ignore */
+  onError?: (err: unknown) => void;
+  /** One-line operational messages (device discovery, restarts). @defaultValue ignore */
+  log?: (message: string) => void;
+}
+
+/** `GpuHostOptions` with every default applied (the store is created in `startGpuHost`). */
+export interface ResolvedGpuHostOptions {
+  readonly connection: string;
+  readonly prefix: string;
+  readonly attempts: number | undefined;
+  readonly backoffDelayMs: number | undefined;
+  readonly storage: ObjectStore | ResolvedStorageOptions | undefined;
+  readonly hostId: string;
+  readonly devices: 'auto' | 'cpu' | readonly DeviceSpec[];
+  readonly coresPerDevice: number;
+  readonly cores: number | undefined;
+  readonly nvidiaSmiPath: string;
+  readonly defaultParallel: ResolvedParallel;
+  readonly groupSize: number;
+  readonly queues: readonly JobKind[];
+  readonly modelsDir: string | undefined;
+  readonly maxEnginesPerGroup: number;
+  readonly autoAsyncMaxWaiting: number;
+  readonly backlogPollMs: number;
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTtlMs: number;
+  readonly healthIntervalMs: number;
+  readonly healthTimeoutMs: number;
+  readonly maxStageRestartsPerJob: number;
+  readonly restartBackoffMs: number;
+  readonly maxRestartBackoffMs: number;
+  readonly checkpointIntervalMs: number;
+  readonly checkpointTtlSec: number;
+  readonly drainGraceMs: number;
+  readonly closeDeadlineMs: number;
+  readonly onError: (err: unknown) => void;
+  readonly log: (message: string) => void;
+}
+
+function int(field: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new GpuHostConfigError('INVALID_OPTIONS', field, `must be an integer in ${min}…${max}, got ${String(value)}`);
+  return value;
+}
+
+/** Applies defaults and checks ranges; a bad value throws `GpuHostConfigError` naming it. */
+export function resolveGpuHostOptions(options: GpuHostOptions = {}): ResolvedGpuHostOptions {
+  const defaultParallel = resolveParallel({ ...DEFAULT_PARALLEL, ...options.defaultParallel });
+  const groupSize = int('groupSize', options.groupSize, devicesNeeded(defaultParallel), 1, 64);
+  const queues = options.queues ?? ['image', 'video'];
+  if (queues.length === 0 || queues.some((q) => q !== 'image' && q !== 'video')) throw new GpuHostConfigError('INVALID_OPTIONS', 'queues', 'must list image and/or video');
+  const devices = options.devices ?? 'auto';
+  if (Array.isArray(devices) && devices.length === 0) throw new GpuHostConfigError('INVALID_OPTIONS', 'devices', 'must not be empty');
+  const heartbeatIntervalMs = int('heartbeatIntervalMs', options.heartbeatIntervalMs, 2000, 50);
+  return {
+    connection: options.connection ?? 'redis://127.0.0.1:6379',
+    prefix: options.prefix ?? '{asyncdiff}',
+    attempts: options.attempts,
+    backoffDelayMs: options.backoffDelayMs,
+    storage: options.storage,
+    hostId: options.hostId ?? `${hostname()}/${process.pid}`,
+    devices,
+    coresPerDevice: int('coresPerDevice', options.coresPerDevice, 1, 1, 1024),
+    cores: options.cores === undefined ? undefined : int('cores', options.cores, 1, 1, 4096),
+    nvidiaSmiPath: options.nvidiaSmiPath ?? 'nvidia-smi',
+    defaultParallel,
+    groupSize,
+    queues: [...new Set(queues)],
+    modelsDir: options.modelsDir,
+    maxEnginesPerGroup: int('maxEnginesPerGroup', options.maxEnginesPerGroup, groupSize + 2, 1, 64),
+    autoAsyncMaxWaiting: int('autoAsyncMaxWaiting', options.autoAsyncMaxWaiting, 1, 0, 1_000_000),
+    backlogPollMs: int('backlogPollMs', options.backlogPollMs, 500, 10),
+    lockDurationMs: int('lockDurationMs', options.lockDurationMs, 30_000, 1000),
+    stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 1000),
+    heartbeatIntervalMs,
+    heartbeatTtlMs: 3 * heartbeatIntervalMs,
+    healthIntervalMs: int('healthIntervalMs', options.healthIntervalMs, 30_000, 0),
+    healthTimeoutMs: int('healthTimeoutMs', options.healthTimeoutMs, 10_000, 1),
+    maxStageRestartsPerJob: int('maxStageRestartsPerJob', options.maxStageRestartsPerJob, 3, 0, 100),
+    restartBackoffMs: int('restartBackoffMs', options.restartBackoffMs, 100, 0),
+    maxRestartBackoffMs: int('maxRestartBackoffMs', options.maxRestartBackoffMs, 10_000, 0),
+    checkpointIntervalMs: int('checkpointIntervalMs', options.checkpointIntervalMs, 5000, 0),
+    checkpointTtlSec: int('checkpointTtlSec', options.checkpointTtlSec, 86_400, 1),
+    drainGraceMs: int('drainGraceMs', options.drainGraceMs, 0, 0),
+    closeDeadlineMs: int('closeDeadlineMs', options.closeDeadlineMs, 30_000, 100),
+    onError: options.onError ?? (() => undefined),
+    log: options.log ?? (() => undefined),
+  };
+}
