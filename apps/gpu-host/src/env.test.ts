@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+
+import { gpuHostOptionsFromEnv } from './env.js';
+import { GpuHostConfigError } from './errors.js';
+import { resolveGpuHostOptions } from './options.js';
+
+describe('gpu-host options', () => {
+  it('reads the environment once, at the edge', () => {
+    const o = gpuHostOptionsFromEnv({ REDIS_URL: 'redis://r:1', QUEUE_PREFIX: '{x}', GPU_HOST_DEVICES: 'cpu', GPU_HOST_STAGES: '3', GPU_HOST_QUEUES: 'video', STORAGE_DIR: '/tmp/out' });
+    expect(o).toMatchObject({ connection: 'redis://r:1', prefix: '{x}', devices: 'cpu', defaultParallel: { stages: 3 }, queues: ['video'], storage: { kind: 'local', rootDir: '/tmp/out' } });
+  });
+
+  it('names the bad variable', () => {
+    expect(() => gpuHostOptionsFromEnv({ GPU_HOST_CORES: 'two' })).toThrow(/GPU_HOST_CORES/);
+    expect(() => gpuHostOptionsFromEnv({ GPU_HOST_QUEUES: 'audio' })).toThrow(GpuHostConfigError);
+  });
+
+  it('fills defaults: group size = devices of the default parallel config, heartbeat TTL = 3 beats', () => {
+    const r = resolveGpuHostOptions({ defaultParallel: { stages: 2, stride: 2 }, heartbeatIntervalMs: 1000 });
+    expect(r.groupSize).toBe(3);
+    expect(r.heartbeatTtlMs).toBe(3000);
+    expect(r.autoAsyncMaxWaiting).toBe(1);
+    expect(() => resolveGpuHostOptions({ coresPerDevice: 0 })).toThrow(/coresPerDevice/);
+  });
+});
