@@ -354,6 +354,13 @@ describe('infra/k8s', () => {
       expect(spec.volumes?.find((v) => v.name === mount?.name)?.emptyDir?.medium).toBe('Memory');
     });
 
+    it('points ASYNCDIFF_MODELS_DIR at a writable emptyDir (stage splits are cached next to the models)', () => {
+      const dir = containerEnv(c)['ASYNCDIFF_MODELS_DIR'] ?? '';
+      const mount = c.volumeMounts?.find((m) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`));
+      expect(mount, `${dir} is on the read-only root filesystem`).toBeTruthy();
+      expect(spec.volumes?.find((v) => v.name === mount?.name)?.emptyDir).toBeTruthy();
+    });
+
     it('gives the host time to drain (finish its step, hand the job back) and never sets CUDA_VISIBLE_DEVICES itself', () => {
       expect(spec.terminationGracePeriodSeconds ?? 30).toBeGreaterThanOrEqual(60);
       expect(spec.terminationGracePeriodSeconds ?? 30, 'grace period vs GPU_HOST_CLOSE_DEADLINE_MS').toBeGreaterThan(gpuHostDrainSec(containerEnv(c)));
@@ -485,6 +492,12 @@ describe('infra/systemd', () => {
     expect(get(u, 'Service', 'Environment') ?? '', 'the supervisor pins each stage itself').not.toMatch(/CUDA_VISIBLE_DEVICES/);
     // RemoveIPC deletes every POSIX shm segment of the user: only the unit that owns them may set it.
     if (get(units.api, 'Service', 'User') === get(u, 'Service', 'User')) expect(get(units.api, 'Service', 'RemoveIPC')).not.toBe('yes');
+  });
+
+  it('the GPU host may write to the models folder of the env file (split cache) despite ProtectSystem=strict', () => {
+    const dir = parseEnvExample(read('infra/systemd/asyncdiff.env.example')).active['ASYNCDIFF_MODELS_DIR'] ?? '';
+    const writable = (units.gpuHost.get('Service')?.get('ReadWritePaths') ?? []).flatMap((v) => v.split(/\s+/)).map((p) => p.replace(/^-/, ''));
+    expect(writable.some((p) => dir === p || dir.startsWith(`${p}/`)), `${dir} is not in ReadWritePaths`).toBe(true);
   });
 
   it.skipIf(!has('systemd-analyze'))('systemd-analyze verify accepts both units and rates their exposure OK', async () => {
