@@ -11,6 +11,7 @@ import { createApiMetrics } from './metrics/api-metrics.js';
 import { API_ROUTES } from './openapi/document.js';
 import { resolveApiOptions } from './options.js';
 import type { RouteContext } from './routes/context.js';
+import { registerFileRoutes } from './routes/files.js';
 import { registerJobEventRoutes } from './routes/job-events.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerModelRoutes } from './routes/models.js';
@@ -49,6 +50,7 @@ export function createApp(deps: ApiDeps): Express {
   registerJobEventRoutes(app, ctx, guard);
   registerModelRoutes(app, ctx, guard);
   registerOpsRoutes(app, ctx);
+  registerFileRoutes(app, deps.files);
 
   app.use(notFound(allowedMethodsFor));
   app.use(errorHandler(logger));

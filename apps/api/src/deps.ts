@@ -1,6 +1,7 @@
 import type { JobClient } from '@asyncdiff/queue';
 
 import type { ApiMetrics } from './metrics/api-metrics.js';
+import type { FileServer } from './routes/files.js';
 import type { ApiOptions } from './options.js';
 
 /**
@@ -28,6 +29,8 @@ export interface ApiDeps {
   /** Share a registry with an embedding process; created when absent. */
   readonly metrics?: ApiMetrics;
   readonly logger?: Logger;
+  /** Serves locally stored outputs behind signed URLs (absent with S3, whose URLs are presigned). */
+  readonly files?: FileServer;
 }
 
 /** Normalises `outputUrls` into one function (undefined when there is none). */

@@ -13,6 +13,8 @@ export type ApiErrorCode =
   | 'UNAUTHORIZED'
   | 'RATE_LIMITED'
   | 'NOT_FOUND'
+  | 'URL_INVALID'
+  | 'URL_EXPIRED'
   | 'METHOD_NOT_ALLOWED'
   | 'UNAVAILABLE'
   | 'INTERNAL';
@@ -30,6 +32,8 @@ export const HTTP_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   UNAUTHORIZED: 401,
   RATE_LIMITED: 429,
   NOT_FOUND: 404,
+  URL_INVALID: 403,
+  URL_EXPIRED: 403,
   METHOD_NOT_ALLOWED: 405,
   UNAVAILABLE: 503,
   INTERNAL: 500,

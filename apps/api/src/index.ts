@@ -8,6 +8,8 @@ export { startApi, type ApiServer, type StartApiOptions } from './server.js';
 export { apiOptionsFromEnv } from './env.js';
 export { resolveApiOptions, type ApiOptions, type ResolvedApiOptions } from './options.js';
 export type { ApiDeps, Logger, OutputUrlSource, UrlFor } from './deps.js';
+export type { FileServer, OpenedFile } from './routes/files.js';
+export { storageDeps } from './storage-deps.js';
 export { ApiError, HTTP_STATUS, toApiError, type ApiErrorCode } from './errors.js';
 export { createApiMetrics, type ApiMetrics } from './metrics/api-metrics.js';
 export { API_ROUTES, openApiDocument } from './openapi/document.js';

@@ -3,10 +3,14 @@
  * Runs the API standalone (`node apps/api/dist/main.js`), configured from the environment (see
  * `apiOptionsFromEnv`). SIGTERM/SIGINT close it gracefully; a second signal exits at once.
  */
+import { createObjectStore, resolveStorageOptions } from '@asyncdiff/storage';
+
 import { apiOptionsFromEnv } from './env.js';
 import { startApi } from './server.js';
+import { storageDeps } from './storage-deps.js';
 
-const api = await startApi(apiOptionsFromEnv());
+const store = createObjectStore(resolveStorageOptions(process.env));
+const api = await startApi({ ...apiOptionsFromEnv(), ...storageDeps(store) });
 console.info(`asyncdiff API listening on ${api.url} (OpenAPI: ${api.url}/openapi.json)`);
 
 let stopping = false;
@@ -14,7 +18,7 @@ const stop = (signal: string) => {
   if (stopping) process.exit(1);
   stopping = true;
   console.info(`${signal}: shutting down`);
-  api.close().then(
+  Promise.all([api.close(), store.close()]).then(
     () => process.exit(0),
     (err: unknown) => {
       console.error(err);

@@ -23,6 +23,7 @@ export interface StartApiOptions extends ApiOptions {
   jobs?: JobClient;
   outputUrls?: ApiDeps['outputUrls'];
   readiness?: ApiDeps['readiness'];
+  files?: ApiDeps['files'];
   logger?: Logger;
   /** Secret for webhook signatures. @defaultValue one generated once per Redis and shared */
   webhookSecret?: string;
@@ -64,6 +65,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiServer
       logger,
       ...(options.outputUrls !== undefined && { outputUrls: options.outputUrls }),
       ...(options.readiness !== undefined && { readiness: options.readiness }),
+      ...(options.files !== undefined && { files: options.files }),
     });
     if (options.deliverWebhooks ?? true) {
       deliverer = startWebhookDeliverer({

@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 import type { PhaseTimes, PipelineSpec, SamplerCheckpoint, StageRunner, StepProgress } from '@asyncdiff/asyncdiff';
 import { InProcessRunner, StageCrashedError, buildSchedule, sample, wholeModelPipeline } from '@asyncdiff/asyncdiff';
 import type { ModelPackage } from '@asyncdiff/models';
@@ -22,6 +24,8 @@ export interface EngineOptions {
   readonly wait?: 'sync' | 'async';
   /** @defaultValue 32 */
   readonly maxBatch?: number;
+  /** Where stage splits are cached (per model, a subfolder). @defaultValue `<model dir>/splits` */
+  readonly splitCacheDir?: string;
   /** @defaultValue 0 */
   readonly spinUs?: number;
   /** Stage crashes survived per generation before giving up. @defaultValue 3 */
@@ -79,7 +83,8 @@ export class Engine {
   static async open(options: EngineOptions): Promise<Engine> {
     const parallel = resolveParallel(options.parallel);
     const { model } = options;
-    const pipeline = parallel.stages > 1 ? (await splitForModel(model, parallel.stages)).pipeline : wholeModelPipeline(model);
+    const cacheDir = options.splitCacheDir ? path.join(options.splitCacheDir, model.name) : undefined;
+    const pipeline = parallel.stages > 1 ? (await splitForModel(model, parallel.stages, cacheDir ? { cacheDir } : {})).pipeline : wholeModelPipeline(model);
     const count = devicesNeeded(parallel);
     let runner: StageRunner;
     if ((options.runner ?? 'process') === 'in-process') {
