@@ -4,6 +4,7 @@ import { benchCommand, benchHelp } from './commands/bench.js';
 import { evalCommand, evalHelp } from './commands/eval.js';
 import { generateCommand, generateHelp } from './commands/generate.js';
 import { planCommand, planHelp } from './commands/plan.js';
+import { serveCommand, serveHelp } from './commands/serve.js';
 import { splitCommand, splitHelp } from './commands/split.js';
 
 const usage = `asyncdiff <command> [flags]
@@ -26,6 +27,7 @@ async function loadCommands(): Promise<Record<string, Command>> {
     eval: { help: evalHelp, run: evalCommand },
     generate: { help: generateHelp, run: generateCommand },
     plan: { help: planHelp, run: planCommand },
+    serve: { help: serveHelp, run: serveCommand },
     split: { help: splitHelp, run: splitCommand },
   };
 }
