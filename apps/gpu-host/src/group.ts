@@ -39,6 +39,7 @@ export class ReplicaGroup implements GroupRuntime {
   private readonly running = new Map<string, RunningJob>();
   private readonly restarts: number[];
   private readonly workers: JobWorker[] = [];
+  private arriving = 0;
   private draining = false;
   private closing: Promise<void> | undefined;
 
@@ -53,7 +54,8 @@ export class ReplicaGroup implements GroupRuntime {
     this.checkpoints = deps.checkpoints;
     this.backlog = deps.backlog;
     this.restarts = new Array<number>(devices.length).fill(0);
-    this.allocator = new DeviceAllocator(devices.length, (waitingHere) => waitingHere + this.backlog.value < this.options.autoAsyncMaxWaiting);
+    // Jobs waiting for devices here + jobs on their way to the allocator + BullMQ backlog.
+    this.allocator = new DeviceAllocator(devices.length, (waitingHere) => waitingHere + this.arriving + this.backlog.value < this.options.autoAsyncMaxWaiting);
     this.engines = new EngineCache(this.options.maxEnginesPerGroup, this.options.onError);
   }
 
@@ -90,6 +92,16 @@ export class ReplicaGroup implements GroupRuntime {
     this.running.set(job.jobId, job);
     return () => {
       if (this.running.get(job.jobId) === job) this.running.delete(job.jobId);
+    };
+  }
+
+  arrive(): () => void {
+    this.arriving += 1;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.arriving -= 1;
     };
   }
 

@@ -36,7 +36,11 @@ export interface GpuHostOptions {
   queues?: readonly JobKind[];
   /** Model packages folder. @defaultValue the shipped `models/` (or ASYNCDIFF_MODELS_DIR) */
   modelsDir?: string;
-  /** Engines (stage-process sets) cached per group; least recently used idle ones are closed. @defaultValue groupSize + 2 */
+  /**
+   * Engines (stage-process sets) cached per group; least recently used idle ones are closed.
+   * @defaultValue 2 × (groupSize + 1): for two models, one AsyncDiff engine and one sequential
+   * engine per device each, so mixed image/video traffic does not thrash.
+   */
   maxEnginesPerGroup?: number;
   /**
    * `auto` mode runs AsyncDiff on the whole group only while fewer than this many jobs wait
@@ -44,6 +48,8 @@ export interface GpuHostOptions {
    * it runs the job sequentially on one device (data parallelism). @defaultValue 1 (see README)
    */
   autoAsyncMaxWaiting?: number;
+  /** An `auto` job reaching an idle group waits this long for the rest of its burst before the decision. @defaultValue 10 */
+  autoSettleMs?: number;
   /** How often the BullMQ backlog is sampled for `auto` decisions. @defaultValue 500 */
   backlogPollMs?: number;
   /** BullMQ lock lifetime. @defaultValue 30000 */
@@ -94,6 +100,7 @@ export interface ResolvedGpuHostOptions {
   readonly modelsDir: string | undefined;
   readonly maxEnginesPerGroup: number;
   readonly autoAsyncMaxWaiting: number;
+  readonly autoSettleMs: number;
   readonly backlogPollMs: number;
   readonly lockDurationMs: number;
   readonly stalledIntervalMs: number;
@@ -142,8 +149,9 @@ export function resolveGpuHostOptions(options: GpuHostOptions = {}): ResolvedGpu
     groupSize,
     queues: [...new Set(queues)],
     modelsDir: options.modelsDir,
-    maxEnginesPerGroup: int('maxEnginesPerGroup', options.maxEnginesPerGroup, groupSize + 2, 1, 64),
+    maxEnginesPerGroup: int('maxEnginesPerGroup', options.maxEnginesPerGroup, 2 * (groupSize + 1), 1, 64),
     autoAsyncMaxWaiting: int('autoAsyncMaxWaiting', options.autoAsyncMaxWaiting, 1, 0, 1_000_000),
+    autoSettleMs: int('autoSettleMs', options.autoSettleMs, 10, 0, 10_000),
     backlogPollMs: int('backlogPollMs', options.backlogPollMs, 500, 10),
     lockDurationMs: int('lockDurationMs', options.lockDurationMs, 30_000, 1000),
     stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 1000),

@@ -42,6 +42,11 @@ export interface GroupRuntime {
   model(name: string): ModelPackage;
   /** Shows a job in the heartbeat until the returned function is called. */
   track(job: RunningJob): () => void;
+  /**
+   * Counts a job that is on its way to the allocator (picked up, not yet waiting for devices),
+   * so `auto` decisions see it; call the returned function when it asks for devices or fails.
+   */
+  arrive(): () => void;
   /** Counts a replaced stage process on a group device. */
   noteRestart(groupDevice: number): void;
 }

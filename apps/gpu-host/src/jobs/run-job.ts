@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { SamplerCheckpoint } from '@asyncdiff/asyncdiff';
 import { ModelError, sampleSize } from '@asyncdiff/models';
 import { isRetryable, JobCanceledError, LeaseLostError, WorkerShutdownError, type JobHandler, type JobHandlerContext, type JobHandlerResult, type JobSpec } from '@asyncdiff/queue';
@@ -21,9 +23,18 @@ export function createJobHandler(group: GroupRuntime): JobHandler {
 }
 
 async function runJob(group: GroupRuntime, ctx: JobHandlerContext): Promise<JobHandlerResult> {
+  const pickedAt = Date.now();
+  const leave = group.arrive();
+  try {
+    return await runArrived(group, ctx, pickedAt, leave);
+  } finally {
+    leave();
+  }
+}
+
+async function runArrived(group: GroupRuntime, ctx: JobHandlerContext, pickedAt: number, leave: () => void): Promise<JobHandlerResult> {
   const { job, signal } = ctx;
   const spec = job.spec;
-  const pickedAt = Date.now();
   const model = group.model(spec.model);
   if (model.kind !== job.kind) throw new ModelError('MODEL_WRONG_KIND', `model "${model.name}" makes ${model.kind} jobs, not ${job.kind}`, 'model');
 
@@ -34,7 +45,12 @@ async function runJob(group: GroupRuntime, ctx: JobHandlerContext): Promise<JobH
   if (stored) void ctx.reportProgress(stored.checkpoint.step, spec.steps, { phase: 'resumed' });
 
   const plan = planParallel(spec.parallel, group.options.defaultParallel, group.devices.length);
-  if (plan.demand.kind === 'auto') await group.backlog.refresh();
+  if (plan.demand.kind === 'auto') {
+    // Jobs of a burst reach the group a few ms apart: let them arrive before deciding.
+    if (group.allocator.freeCount === group.devices.length && group.options.autoSettleMs > 0) await sleep(group.options.autoSettleMs);
+    await group.backlog.refresh();
+  }
+  leave();
   const lease = await group.allocator.acquire(plan.demand, signal);
   const decision: ParallelDecision = decideParallel(spec.parallel, plan, lease.devices.length);
   const running: RunningJob = {
