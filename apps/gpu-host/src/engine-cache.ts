@@ -1,5 +1,7 @@
 import type { Engine } from '@asyncdiff/stages';
 
+import { GpuHostError } from './errors.js';
+
 /** One cached engine: which model/config/devices it serves, and whether a job holds it. */
 export interface CachedEngine {
   readonly key: string;
@@ -29,7 +31,7 @@ export class EngineCache {
 
   /** Takes the engine for `key`, opening it with `open` if needed; `release` hands it back. */
   async take(key: string, devices: readonly number[], open: () => Promise<Engine>): Promise<{ entry: CachedEngine; release: (broken?: boolean) => Promise<void> }> {
-    if (this.closed) throw new Error('engine cache is closed');
+    if (this.closed) throw new GpuHostError('HOST_CLOSED', 'the host is shutting down', true);
     let entry = this.entries.get(key);
     if (!entry) {
       let pending = this.opening.get(key);
@@ -44,11 +46,11 @@ export class EngineCache {
       }
       if (this.closed) {
         await entry.engine.close().catch(this.onError);
-        throw new Error('engine cache is closed');
+        throw new GpuHostError('HOST_CLOSED', 'the host is shutting down', true);
       }
       this.entries.set(key, entry);
     }
-    if (entry.inUse) throw new Error(`engine ${key} is already in use`);
+    if (entry.inUse) throw new GpuHostError('ENGINE_BUSY', `engine ${key} is already in use`, true);
     entry.inUse = true;
     entry.lastUsedAt = Date.now();
     await this.trim();

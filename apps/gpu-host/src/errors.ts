@@ -5,7 +5,8 @@ export type GpuHostErrorCode =
   | 'NO_DEVICES'
   | 'NVIDIA_SMI_FAILED'
   | 'UNSUPPORTED_SAMPLE'
-  | 'HOST_CLOSED';
+  | 'HOST_CLOSED'
+  | 'ENGINE_BUSY';
 
 /**
  * Base of the host's errors: a stable `code`, whether retrying can help (`retryable`, the same
