@@ -81,7 +81,8 @@ describe('gpu-host under failure (real Redis, stage processes, models)', () => {
     expect(done.timings['stageRestarts']).toBe(0);
   });
 
-  it('SIGTERM of the gpu-host process mid-job hands the job back with a checkpoint; another host resumes it, exactly once', async () => {
+  /** Starts `apps/gpu-host/dist/main.js` as host-a, configured through its environment. */
+  const spawnHost = async (env: Record<string, string> = {}) => {
     const child = spawn(process.execPath, [MAIN], {
       cwd: ROOT,
       env: {
@@ -93,22 +94,28 @@ describe('gpu-host under failure (real Redis, stage processes, models)', () => {
         GPU_HOST_DEVICES: 'cpu',
         GPU_HOST_HEALTH_INTERVAL_MS: '0',
         GPU_HOST_CHECKPOINT_INTERVAL_MS: '0',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const log = { output: '' };
+    child.stdout!.on('data', (d: Buffer) => (log.output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (log.output += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor(() => output.includes('ready:'), 30_000, `host-a to start (output: ${output})`);
+    await waitFor(() => log.output.includes('ready:'), 30_000, 'host-a to start');
+    return { child, log, exited };
+  };
+
+  it('SIGTERM of the gpu-host process mid-job hands the job back with a checkpoint; another host resumes it, exactly once', async () => {
+    const { child, log, exited } = await spawnHost();
 
     const spec = { type: 'video', model: 'moving-digits', prompt: '5', seed: 9, steps: 150, parallel: { mode: 'sequential' } };
     const job = await world.submit(spec);
     await waitFor(async () => ((await world.client.get(job.id))?.progress.step ?? 0) >= 10, 30_000, 'step 10 on host-a');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(output).toContain('drained');
+    expect(log.output).toContain('drained');
 
     const handedBack = await world.client.get(job.id);
     expect(handedBack?.status).toBe('queued');
@@ -142,5 +149,28 @@ describe('gpu-host under failure (real Redis, stage processes, models)', () => {
     } finally {
       await closeRedis(redis);
     }
+  });
+
+  it('a host that dies without draining (second SIGTERM) loses nothing: the job is recovered after its lock expires and resumes from the periodic checkpoint', async () => {
+    const { child, log, exited } = await spawnHost({ GPU_HOST_DRAIN_GRACE_MS: '60000', GPU_HOST_CHECKPOINT_INTERVAL_MS: '100', GPU_HOST_LOCK_DURATION_MS: '2000', GPU_HOST_STALLED_INTERVAL_MS: '1000' });
+    const job = await world.submit({ type: 'video', model: 'moving-digits', prompt: '7', seed: 4, steps: 250, parallel: { mode: 'sequential' } });
+    await waitFor(async () => ((await world.client.get(job.id))?.progress.step ?? 0) >= 20, 30_000, 'step 20 on host-a');
+    child.kill('SIGTERM'); // starts a drain that would wait up to 60 s for the job…
+    await waitFor(() => log.output.includes('draining'), 5000, 'drain to start');
+    child.kill('SIGTERM'); // …so the second signal exits at once
+    expect(await exited).toBe(1);
+    expect((await world.client.get(job.id))?.status).toBe('running');
+
+    await start({ hostId: 'host-b', stalledIntervalMs: 1000 });
+    const done = await world.finished(job.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.attempts).toBe(2);
+    const sidecar = await sidecarOf(job.id);
+    expect(sidecar.host.hostId).toBe('host-b');
+    expect(sidecar.resumedFrom?.host).toBe('host-a');
+    expect(sidecar.resumedFrom?.step).toBeGreaterThanOrEqual(10);
+    expect(await world.keysOf(job.id)).toEqual([`jobs/${job.id}/0000.gif`, sidecarKey(job.id)]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(succeededEvents(job.id)).toBe(1);
   });
 });

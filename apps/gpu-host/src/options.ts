@@ -54,7 +54,11 @@ export interface GpuHostOptions {
   backlogPollMs?: number;
   /** BullMQ lock lifetime. @defaultValue 30000 */
   lockDurationMs?: number;
-  /** @defaultValue 30000 */
+  /**
+   * How often this host looks for jobs whose host died (lock expired). BullMQ runs one check per
+   * interval fleet-wide (whoever checked last blocks the others for its interval), so keep it the
+   * same on every host. @defaultValue 30000
+   */
   stalledIntervalMs?: number;
   /** Heartbeat period; the heartbeat expires after 3 of them. @defaultValue 2000 */
   heartbeatIntervalMs?: number;
