@@ -51,7 +51,10 @@ async function runArrived(group: GroupRuntime, ctx: JobHandlerContext, pickedAt:
     await group.backlog.refresh();
   }
   leave();
-  const lease = await group.allocator.acquire(plan.demand, signal);
+  const lease = await group.allocator.acquire(plan.demand, signal).catch(async (err: unknown) => {
+    if (stored && signal.reason instanceof JobCanceledError) await group.checkpoints.delete(job.id).catch(group.options.onError);
+    throw err;
+  });
   const decision: ParallelDecision = decideParallel(spec.parallel, plan, lease.devices.length);
   const running: RunningJob = {
     jobId: job.id,
