@@ -31,6 +31,7 @@ const envSchema = z.object({
   GPU_HOST_STALLED_INTERVAL_MS: intVar.optional(),
   NVIDIA_SMI: z.string().trim().min(1).optional(),
   ASYNCDIFF_MODELS_DIR: z.string().trim().min(1).optional(),
+  ASYNCDIFF_SPLIT_CACHE_DIR: z.string().trim().min(1).optional(),
 });
 
 /**
@@ -40,7 +41,7 @@ const envSchema = z.object({
  * GPU_HOST_STAGES / _STRIDE / _WARMUP (default AsyncDiff config), GPU_HOST_QUEUES (image,video),
  * GPU_HOST_AUTO_ASYNC_MAX_WAITING, GPU_HOST_HEARTBEAT_MS, GPU_HOST_HEALTH_INTERVAL_MS,
  * GPU_HOST_CHECKPOINT_INTERVAL_MS, GPU_HOST_DRAIN_GRACE_MS, GPU_HOST_CLOSE_DEADLINE_MS,
- * GPU_HOST_LOCK_DURATION_MS, GPU_HOST_STALLED_INTERVAL_MS, NVIDIA_SMI, ASYNCDIFF_MODELS_DIR. A bad value throws naming it.
+ * GPU_HOST_LOCK_DURATION_MS, GPU_HOST_STALLED_INTERVAL_MS, NVIDIA_SMI, ASYNCDIFF_MODELS_DIR, ASYNCDIFF_SPLIT_CACHE_DIR. A bad value throws naming it.
  */
 export function gpuHostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): GpuHostOptions {
   const parsed = envSchema.safeParse(env);
@@ -75,5 +76,6 @@ export function gpuHostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Gpu
     ...(e.GPU_HOST_STALLED_INTERVAL_MS !== undefined && { stalledIntervalMs: e.GPU_HOST_STALLED_INTERVAL_MS }),
     ...(e.NVIDIA_SMI !== undefined && { nvidiaSmiPath: e.NVIDIA_SMI }),
     ...(e.ASYNCDIFF_MODELS_DIR !== undefined && { modelsDir: e.ASYNCDIFF_MODELS_DIR }),
+    ...(e.ASYNCDIFF_SPLIT_CACHE_DIR !== undefined && { splitCacheDir: e.ASYNCDIFF_SPLIT_CACHE_DIR }),
   };
 }

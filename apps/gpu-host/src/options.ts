@@ -36,6 +36,8 @@ export interface GpuHostOptions {
   queues?: readonly JobKind[];
   /** Model packages folder. @defaultValue the shipped `models/` (or ASYNCDIFF_MODELS_DIR) */
   modelsDir?: string;
+  /** Where stage splits are cached (one subfolder per model); lets the models folder be read-only. @defaultValue `<model dir>/splits` */
+  splitCacheDir?: string;
   /**
    * Engines (stage-process sets) cached per group; least recently used idle ones are closed.
    * @defaultValue 2 × (groupSize + 1): for two models, one AsyncDiff engine and one sequential
@@ -102,6 +104,7 @@ export interface ResolvedGpuHostOptions {
   readonly groupSize: number;
   readonly queues: readonly JobKind[];
   readonly modelsDir: string | undefined;
+  readonly splitCacheDir: string | undefined;
   readonly maxEnginesPerGroup: number;
   readonly autoAsyncMaxWaiting: number;
   readonly autoSettleMs: number;
@@ -153,6 +156,7 @@ export function resolveGpuHostOptions(options: GpuHostOptions = {}): ResolvedGpu
     groupSize,
     queues: [...new Set(queues)],
     modelsDir: options.modelsDir,
+    splitCacheDir: options.splitCacheDir,
     maxEnginesPerGroup: int('maxEnginesPerGroup', options.maxEnginesPerGroup, 2 * (groupSize + 1), 1, 64),
     autoAsyncMaxWaiting: int('autoAsyncMaxWaiting', options.autoAsyncMaxWaiting, 1, 0, 1_000_000),
     autoSettleMs: int('autoSettleMs', options.autoSettleMs, 10, 0, 10_000),

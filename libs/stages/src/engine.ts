@@ -45,6 +45,10 @@ export interface GenerateRequest {
   readonly scheduler?: SchedulerKind;
   /** DDIM η. */
   readonly eta?: number;
+  /** Warm-up steps for this generation (async only; the stage processes do not depend on it). */
+  readonly warmup?: number;
+  /** Time shift for this generation (async only). */
+  readonly timeShift?: boolean;
   readonly signal?: AbortSignal;
   readonly onStep?: (p: StepProgress) => void;
   /** Continue a generation another coordinator started (its last checkpoint). */
@@ -114,8 +118,8 @@ export class Engine {
       steps,
       stages: this.runner.components,
       stride: p.stride,
-      warmup: p.mode === 'sequential' ? steps : p.warmup,
-      timeShift: p.timeShift,
+      warmup: p.mode === 'sequential' ? steps : (req.warmup ?? p.warmup),
+      timeShift: p.mode === 'sequential' ? false : (req.timeShift ?? p.timeShift),
     });
     const maxRestarts = this.options.maxRestarts ?? 3;
     let checkpoint = req.resume;

@@ -71,7 +71,10 @@ export class StageHandle {
   static async spawn(device: number, spec: DeviceSpec, component: ComponentSpec, options: { spinUs?: number; startTimeoutMs?: number } = {}): Promise<StageHandle> {
     const env: NodeJS.ProcessEnv = { ...process.env, ASYNCDIFF_STAGE_DEVICE: String(device) };
     if (spec.kind === 'cuda') env['CUDA_VISIBLE_DEVICES'] = String(spec.gpu);
-    const child = fork(stageEntryPath(), [], { env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced' });
+    // detached: a process group of its own, so Ctrl-C in a terminal (or systemd signalling the
+    // main process) reaches only the coordinator, which drains and then stops its stages; a
+    // stage still exits on its own when the coordinator disappears (IPC disconnect).
+    const child = fork(stageEntryPath(), [], { env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced', detached: true });
     const handle = new StageHandle(device, spec, child);
     await handle.request({ type: 'load', device, spec, component, spinUs: options.spinUs ?? 0 }, options.startTimeoutMs ?? 60_000);
     handle.state = 'ready';

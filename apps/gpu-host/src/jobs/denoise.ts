@@ -7,9 +7,12 @@ import { Engine, type GenerateRequest, type GenerateResult, type ResolvedParalle
 import type { DeviceLease } from '../device-allocator.js';
 import type { GroupRuntime, RunningJob } from './group-runtime.js';
 
-/** The cache key of an engine: model, parallel configuration and the devices its stages occupy. */
+/**
+ * The cache key of an engine: model, the cut (N, stride) and the devices its stages occupy.
+ * Warm-up and time shift are per generation, so they share the same stage processes.
+ */
 export function engineKey(model: ModelPackage, p: ResolvedParallel, devices: readonly number[]): string {
-  const cfg = p.mode === 'sequential' ? 'seq' : `N${p.stages}S${p.stride}W${p.warmup}${p.timeShift ? 'T' : ''}`;
+  const cfg = p.mode === 'sequential' ? 'seq' : `N${p.stages}S${p.stride}`;
   return `${model.name}@${model.version}/${cfg}/d${devices.join(',')}`;
 }
 
@@ -50,6 +53,7 @@ export async function denoise(args: {
       parallel,
       devices: groupDevices.map((d) => group.devices[d]!.spec),
       wait: 'async',
+      ...(group.options.splitCacheDir !== undefined && { splitCacheDir: group.options.splitCacheDir }),
       maxRestarts: group.options.maxStageRestartsPerJob,
       restartBackoffMs: group.options.restartBackoffMs,
       onStageRestart: (info) => {
@@ -69,6 +73,8 @@ export async function denoise(args: {
       steps: spec.steps,
       guidance: spec.guidance,
       scheduler: spec.scheduler as NonNullable<GenerateRequest['scheduler']>,
+      warmup: parallel.warmup,
+      timeShift: parallel.timeShift,
       signal: ctx.signal,
       ...(args.resume && { resume: args.resume }),
       onStep: (p) => {
