@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 
 import express, { type Express, type RequestHandler } from 'express';
 
+import { BULL_BOARD_PATH, bullBoardRouter } from './dashboard/bull-board.js';
+import { DASHBOARD_PATH, dashboardRouter } from './dashboard/routes.js';
 import { urlResolver, type ApiDeps } from './deps.js';
 import { authenticate } from './http/auth.js';
 import { errorHandler, notFound } from './http/error-handler.js';
@@ -10,6 +12,7 @@ import { requestMetrics } from './http/request-metrics.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
 import { API_ROUTES } from './openapi/document.js';
 import { resolveApiOptions } from './options.js';
+import { registerBatchRoutes } from './routes/batches.js';
 import type { RouteContext } from './routes/context.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerJobEventRoutes } from './routes/job-events.js';
@@ -26,9 +29,10 @@ export function createApp(deps: ApiDeps): Express {
   const logger = deps.logger ?? console;
   const ctx: RouteContext = {
     jobs: deps.jobs,
+    batches: deps.batches,
     urlFor: urlResolver(deps.outputUrls),
     options,
-    metrics: deps.metrics ?? createApiMetrics(deps.jobs),
+    metrics: deps.metrics ?? createApiMetrics(deps.jobs, deps.batches),
     logger,
     readiness: deps.readiness,
   };
@@ -48,9 +52,14 @@ export function createApp(deps: ApiDeps): Express {
   ];
   registerJobRoutes(app, ctx, guard);
   registerJobEventRoutes(app, ctx, guard);
+  registerBatchRoutes(app, ctx, guard);
   registerModelRoutes(app, ctx, guard);
   registerOpsRoutes(app, ctx);
   registerFileRoutes(app, deps.files);
+  // The ops dashboard and bull-board: routers (not API routes), behind the same keys as /v1.
+  const dashboard = dashboardRouter(ctx, { bullBoardPath: BULL_BOARD_PATH });
+  app.use(DASHBOARD_PATH, dashboard.router);
+  app.use(BULL_BOARD_PATH, dashboard.auth.require('page'), bullBoardRouter(deps.jobs, deps.batches));
 
   app.use(notFound(allowedMethodsFor));
   app.use(errorHandler(logger));

@@ -1,4 +1,4 @@
-import type { JobClient } from '@asyncdiff/queue';
+import type { BatchClient, JobClient } from '@asyncdiff/queue';
 
 import type { ApiMetrics } from './metrics/api-metrics.js';
 import type { FileServer } from './routes/files.js';
@@ -21,6 +21,8 @@ export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
 /** What `createApp` needs; everything but `jobs` is optional. */
 export interface ApiDeps {
   readonly jobs: JobClient;
+  /** Batches (`/v1/batches`, dashboard); without it those routes answer 503. `startApi` makes one. */
+  readonly batches?: BatchClient;
   /** Output URLs; without it outputs are listed with `url: null`. */
   readonly outputUrls?: OutputUrlSource | UrlFor;
   /** Extra readiness check for `/readyz` (e.g. storage reachable); throw when not ready. */

@@ -133,12 +133,27 @@ function buildCases(): Case[] {
     cases.push({ name: `GET id ${id.slice(0, 20)}`, method: 'GET', path: `/v1/jobs/${id}`, fields });
     cases.push({ name: `cancel id ${id.slice(0, 20)}`, method: 'POST', path: `/v1/jobs/${id}/cancel`, fields });
     cases.push({ name: `events id ${id.slice(0, 20)}`, method: 'GET', path: `/v1/jobs/${id}/events`, fields });
+    const batchId = id.replace(/job_/i, 'batch_');
+    // "/v1/batches/../jobs" is "/v1/jobs" after fetch resolves it: a valid listing.
+    if (fields[0] === 'path') continue;
+    cases.push({ name: `GET batch id ${batchId.slice(0, 20)}`, method: 'GET', path: `/v1/batches/${batchId}`, fields });
+    cases.push({ name: `batch jobs id ${batchId.slice(0, 20)}`, method: 'GET', path: `/v1/batches/${batchId}/jobs`, fields });
+    cases.push({ name: `cancel batch id ${batchId.slice(0, 20)}`, method: 'POST', path: `/v1/batches/${batchId}/cancel`, fields });
   }
+  // 11. Malformed batches: each names its field.
+  const matrix = { type: 'image', model: 'digits', prompts: ['1'], seeds: [1] };
+  const batchCases: Array<[unknown, string]> = [
+    [{}, 'jobs'], [[], 'body'], [{ matrix: { ...matrix, prompts: [] } }, 'matrix.prompts'], [{ matrix: { ...matrix, seeds: ['1'] } }, 'matrix.seeds.0'],
+    [{ matrix: { ...matrix, seeds: [2 ** 32] } }, 'matrix.seeds.0'], [{ matrix: { ...matrix, steps: [1.5] } }, 'matrix.steps.0'], [{ matrix: { ...matrix, scheduler: ['nope'] } }, 'matrix.scheduler.0'],
+    [{ matrix: { ...matrix, model: 'ghost' } }, 'matrix.model'], [{ matrix: { ...matrix, type: 'audio' } }, 'matrix.type'], [{ matrix, name: '' }, 'name'], [{ matrix, bogus: 1 }, 'bogus'],
+    [{ jobs: [{ ...BASE, webhook: 'http://x' }] }, 'jobs.0.webhook'], [{ jobs: [{ ...BASE, priority: 5 }] }, 'jobs.0.priority'], [{ jobs: 'all' }, 'jobs'], [{ jobs: [null] }, 'jobs.0'],
+  ];
+  for (const [body, field] of batchCases) cases.push({ ...json(`batch ${field}`, body, [field]), path: '/v1/batches' });
   // 10. Unknown routes and methods.
   for (const [method, path, field] of [
     ['DELETE', '/v1/jobs', 'method'], ['PUT', '/v1/jobs/job_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'method'], ['PATCH', '/v1/models', 'method'], ['POST', '/healthz', 'method'],
     ['GET', '/v1/jobs/job_01ARZ3NDEKTSV4RRFFQ69G5FAV/cancel', 'method'], ['GET', '/v2/jobs', 'path'], ['GET', '/v1/job', 'path'], ['GET', '/', 'path'],
-    ['GET', '/v1/jobs/job_01ARZ3NDEKTSV4RRFFQ69G5FAV/outputs', 'path'], ['POST', '/v1/batches', 'path'], ['GET', '/..%2f..%2fetc/passwd', 'path'],
+    ['GET', '/v1/jobs/job_01ARZ3NDEKTSV4RRFFQ69G5FAV/outputs', 'path'], ['POST', '/v1/bundles', 'path'], ['DELETE', '/v1/batches', 'method'], ['GET', '/..%2f..%2fetc/passwd', 'path'],
   ] as const) {
     cases.push({ name: `${method} ${path}`, method, path, fields: [field] });
   }

@@ -39,6 +39,15 @@ describe('OpenAPI document and metrics', () => {
     );
     expect(input?.required?.sort()).toEqual(['model', 'prompt', 'type']);
     expect(doc.components.schemas['Job']?.properties).toHaveProperty('queuePosition');
+    // Batches: the request lists both forms and the shared fields; the view has counts, ETA, artefacts.
+    const batch = doc.components.schemas['BatchRequest'];
+    expect(Object.keys(batch?.properties ?? {}).sort()).toEqual(['jobs', 'matrix', 'name', 'parallel', 'priority', 'webhook']);
+    const matrix = (batch?.properties?.['matrix'] ?? {}) as { properties?: Record<string, unknown>; required?: string[] };
+    expect(Object.keys(matrix.properties ?? {}).sort()).toEqual(['count', 'guidance', 'model', 'output', 'prompts', 'scheduler', 'seeds', 'steps', 'type']);
+    expect(matrix.required?.sort()).toEqual(['model', 'prompts', 'seeds', 'type']);
+    for (const p of ['counts', 'progress', 'eta', 'failed', 'manifest', 'contactSheet', 'links']) expect(doc.components.schemas['Batch']?.properties).toHaveProperty(p);
+    expect(doc.paths['/v1/batches']?.['post']?.responses).toHaveProperty('202');
+    expect(doc.paths['/v1/batches/{id}/retry-failed']?.['post']?.responses).toHaveProperty('202');
     // Every $ref resolves.
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]);
     for (const name of refs) expect(doc.components.schemas).toHaveProperty(name!);

@@ -10,6 +10,8 @@ export interface ApiOptions {
   rateLimitPerSec?: number;
   /** Largest accepted request body. @defaultValue 16384 */
   bodyLimitBytes?: number;
+  /** Largest accepted `POST /v1/batches` body (a list of up to 5,000 job specs). @defaultValue 2097152 */
+  batchBodyLimitBytes?: number;
   /** Lifetime of output URLs handed out by GET. @defaultValue 3600 */
   outputUrlExpiresInSec?: number;
   /** Interval of SSE keep-alive comments. @defaultValue 15000 */
@@ -24,6 +26,7 @@ export interface ResolvedApiOptions {
   readonly rateLimitBurst: number;
   readonly rateLimitPerSec: number;
   readonly bodyLimitBytes: number;
+  readonly batchBodyLimitBytes: number;
   readonly outputUrlExpiresInSec: number;
   readonly sseHeartbeatMs: number;
   readonly trustProxy: boolean;
@@ -34,6 +37,7 @@ const resolvedSchema = z.object({
   rateLimitBurst: z.number().int().min(0),
   rateLimitPerSec: z.number().positive(),
   bodyLimitBytes: z.number().int().min(1024).max(10 * 1024 * 1024),
+  batchBodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024),
   outputUrlExpiresInSec: z.number().int().min(1).max(604_800),
   sseHeartbeatMs: z.number().int().min(100),
   trustProxy: z.boolean(),
@@ -46,6 +50,7 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
     rateLimitBurst: options.rateLimitBurst ?? 60,
     rateLimitPerSec: options.rateLimitPerSec ?? 10,
     bodyLimitBytes: options.bodyLimitBytes ?? 16 * 1024,
+    batchBodyLimitBytes: options.batchBodyLimitBytes ?? 2 * 1024 * 1024,
     outputUrlExpiresInSec: options.outputUrlExpiresInSec ?? 3600,
     sseHeartbeatMs: options.sseHeartbeatMs ?? 15_000,
     trustProxy: options.trustProxy ?? false,

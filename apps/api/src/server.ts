@@ -2,10 +2,21 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 
-import { createJobClient, type JobClient, type JobClientOptions, type WebhookWorker } from '@asyncdiff/queue';
+import {
+  createBatchClient,
+  createJobClient,
+  startBatchWorker,
+  type BatchClient,
+  type BatchWorker,
+  type FinalizationOutcome,
+  type JobClient,
+  type JobClientOptions,
+  type WebhookWorker,
+} from '@asyncdiff/queue';
 import type { Express } from 'express';
 
 import { createApp } from './app.js';
+import { createBatchFinalizer, type ArtifactStore } from './batches/finalizer.js';
 import { urlResolver, type ApiDeps, type Logger } from './deps.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
 import { resolveApiOptions, type ApiOptions } from './options.js';
@@ -31,6 +42,14 @@ export interface StartApiOptions extends ApiOptions {
   deliverWebhooks?: boolean;
   /** Per-attempt webhook timeout. @defaultValue 10000 */
   webhookTimeoutMs?: number;
+  /**
+   * The fleet's object store: batch manifests and contact sheets are written to it, and the
+   * children's outputs read from it (`storageDeps(store)` passes it). Without one, batches still
+   * finish but write no artefacts.
+   */
+  objectStore?: ArtifactStore;
+  /** Finalise batches (manifest, contact sheet) from this process. @defaultValue true */
+  finalizeBatches?: boolean;
 }
 
 /** A listening API. */
@@ -41,6 +60,7 @@ export interface ApiServer {
   readonly app: Express;
   readonly server: Server;
   readonly jobs: JobClient;
+  readonly batches: BatchClient;
   /** The secret webhook receivers verify signatures with. */
   readonly webhookSecret: string;
   /** Stops listening, ends open streams, stops webhook delivery, closes the client it created. Repeat-safe. */
@@ -53,13 +73,16 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiServer
   const ownsClient = options.jobs === undefined;
   const jobs = options.jobs ?? createJobClient({ onError: (err) => logger.warn('queue error', err), ...options.queue });
   const apiOptions = resolveApiOptions(options);
-  const metrics = createApiMetrics(jobs);
+  const batches = createBatchClient({ jobs, onError: (err) => logger.warn('batch error', err) });
+  const metrics = createApiMetrics(jobs, batches);
   let deliverer: WebhookWorker | undefined;
+  let finalizer: BatchWorker | undefined;
   let server: Server | undefined;
   try {
     const webhookSecret = await sharedWebhookSecret(jobs, options.webhookSecret);
     const app = createApp({
       jobs,
+      batches,
       options: apiOptions,
       metrics,
       logger,
@@ -75,7 +98,19 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiServer
         outputUrlExpiresInSec: apiOptions.outputUrlExpiresInSec,
         metrics,
         logger,
+        batches,
         ...(options.webhookTimeoutMs !== undefined && { timeoutMs: options.webhookTimeoutMs }),
+      });
+    }
+    if (options.finalizeBatches ?? true) {
+      const store = options.objectStore;
+      finalizer = startBatchWorker({
+        ...jobs.options,
+        batches,
+        finalize: store
+          ? createBatchFinalizer({ store, logger })
+          : async (): Promise<FinalizationOutcome> => ({ manifestKey: '', error: { code: 'NO_STORAGE', message: 'the API has no object store: no manifest or contact sheet was written' } }),
+        onError: (err) => logger.warn('batch finaliser error', err),
       });
     }
     const listening = createServer(app);
@@ -91,19 +126,25 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiServer
       app,
       server: listening,
       jobs,
+      batches,
       webhookSecret,
       close() {
-        closing ??= shutdown(listening, deliverer, ownsClient ? jobs : undefined, logger);
+        closing ??= shutdown(listening, [deliverer, finalizer, batches], ownsClient ? jobs : undefined, logger);
         return closing;
       },
     };
   } catch (err) {
-    await shutdown(server, deliverer, ownsClient ? jobs : undefined, logger);
+    await shutdown(server, [deliverer, finalizer, batches], ownsClient ? jobs : undefined, logger);
     throw err;
   }
 }
 
-async function shutdown(server: Server | undefined, deliverer: WebhookWorker | undefined, jobs: JobClient | undefined, logger: Logger): Promise<void> {
+async function shutdown(
+  server: Server | undefined,
+  workers: ReadonlyArray<{ close(): Promise<void> } | undefined>,
+  jobs: JobClient | undefined,
+  logger: Logger,
+): Promise<void> {
   const steps: Array<() => Promise<unknown>> = [
     async () => {
       if (!server?.listening) return;
@@ -113,7 +154,7 @@ async function shutdown(server: Server | undefined, deliverer: WebhookWorker | u
       setTimeout(() => server.closeAllConnections(), 1000).unref();
       await closed;
     },
-    async () => deliverer?.close(),
+    ...workers.map((w) => async () => w?.close()),
     async () => jobs?.close(),
   ];
   for (const step of steps) {

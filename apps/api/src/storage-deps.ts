@@ -1,18 +1,23 @@
 import type { LocalObjectStore, S3ObjectStore } from '@asyncdiff/storage';
 
+import type { ArtifactStore } from './batches/finalizer.js';
 import type { ApiDeps } from './deps.js';
 
 /**
  * Adapts an object store to what the API needs: URLs for outputs (presigned for S3, signed API
- * paths for a local folder) and, for a local folder, the file route that serves those paths.
- * Used by `main.ts` and by the CLI's `serve`, so both expose stored outputs the same way.
+ * paths for a local folder), for a local folder the file route that serves those paths, and the
+ * store itself for batch artefacts (manifest, contact sheet). Used by `main.ts` and by the CLI's
+ * `serve`, so both expose stored outputs the same way.
  */
-export function storageDeps(store: LocalObjectStore | S3ObjectStore): Pick<ApiDeps, 'outputUrls'> & Partial<Pick<ApiDeps, 'files'>> {
-  if (store.kind !== 'local') return { outputUrls: store };
+export function storageDeps(
+  store: LocalObjectStore | S3ObjectStore,
+): Pick<ApiDeps, 'outputUrls'> & Partial<Pick<ApiDeps, 'files'>> & { objectStore: ArtifactStore } {
+  if (store.kind !== 'local') return { outputUrls: store, objectStore: store };
   const local = store as LocalObjectStore;
   const basePath = new URL(local.baseUrl, 'http://local.invalid').pathname.replace(/\/+$/, '');
   return {
     outputUrls: local,
+    objectStore: local,
     files: {
       basePath,
       async open(requestUrl) {

@@ -11,7 +11,9 @@ export type QueueErrorCode =
   | 'LEASE_LOST'
   | 'JOB_CANCELED'
   | 'WORKER_SHUTDOWN'
-  | 'ENQUEUE_FAILED';
+  | 'ENQUEUE_FAILED'
+  | 'BATCH_NOT_FOUND'
+  | 'NOT_RETRYABLE';
 
 /**
  * Base of the queue's error hierarchy: a stable `code`, whether retrying the same operation can
@@ -62,6 +64,25 @@ export class JobNotFoundError extends QueueError {
   }
 }
 
+/** No batch with that id (never existed, or its record TTL expired). */
+export class BatchNotFoundError extends QueueError {
+  override name = 'BatchNotFoundError';
+  constructor(readonly batchId: string) {
+    super('BATCH_NOT_FOUND', `batch ${batchId} not found`, false, 'id');
+  }
+}
+
+/** Only failed or canceled jobs can be retried (a retry is a new job with the same spec). */
+export class NotRetryableError extends QueueError {
+  override name = 'NotRetryableError';
+  constructor(
+    readonly jobId: string,
+    readonly status: JobStatus,
+  ) {
+    super('NOT_RETRYABLE', `job ${jobId} is ${status}; only failed or canceled jobs can be retried`, false, 'id');
+  }
+}
+
 /** A lifecycle transition the state machine forbids (e.g. succeeded → running). */
 export class InvalidTransitionError extends QueueError {
   override name = 'InvalidTransitionError';
@@ -77,8 +98,12 @@ export class InvalidTransitionError extends QueueError {
 /** The same Idempotency-Key was reused with a different request body. */
 export class IdempotencyConflictError extends QueueError {
   override name = 'IdempotencyConflictError';
-  constructor(readonly jobId: string) {
-    super('IDEMPOTENCY_CONFLICT', `Idempotency-Key already used for job ${jobId} with a different request`, false, 'Idempotency-Key');
+  /** `jobId`: the job (or batch) the key already names. */
+  constructor(
+    readonly jobId: string,
+    what: 'job' | 'batch' = 'job',
+  ) {
+    super('IDEMPOTENCY_CONFLICT', `Idempotency-Key already used for ${what} ${jobId} with a different request`, false, 'Idempotency-Key');
   }
 }
 

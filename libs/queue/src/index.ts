@@ -32,6 +32,8 @@ export {
   type TerminalJobStatus,
 } from './lifecycle.js';
 export { isJobId, JOB_ID_PATTERN, JOB_ID_PREFIX, jobIdTime, newJobId } from './job-id.js';
+export { BatchNotFoundError, NotRetryableError } from './errors.js';
+export { BATCH_ID_PATTERN, BATCH_ID_PREFIX, isBatchId, newBatchId } from './job-id.js';
 export {
   JOB_KINDS,
   jobSpecInputSchema,
@@ -73,6 +75,7 @@ export { encodeCursor } from './cursor.js';
 export type { JobPage } from './job-store.js';
 export { bullJobOptions, queueNameFor, type QueueJobData } from './bull-queues.js';
 export { WEBHOOK_QUEUE_NAME, webhookJobOptions, type WebhookJobData } from './webhook-queue.js';
+export type { BatchWebhookData, JobWebhookData } from './webhook-queue.js';
 export type { CancelResult, JobClient, JobClientOptions, ListJobsQuery, QueueStateCounts, SubmitOptions, SubmitResult } from './job-client.js';
 export { createJobClient } from './redis-job-client.js';
 export type { JobHandler, JobHandlerContext, JobHandlerResult, JobWorker, JobWorkerOptions, ResolvedJobWorkerOptions } from './job-worker.js';
@@ -92,3 +95,43 @@ export {
   type HostStageStatus,
   type HostStatus,
 } from './host-status.js';
+export {
+  BATCH_LIMITS,
+  BATCH_PRIORITY_DEFAULT,
+  batchJobItemSchema,
+  batchMatrixSchema,
+  batchRequestSchema,
+  matrixSize,
+  resolveBatchRequest,
+  type BatchMatrix,
+  type BatchPlan,
+  type BatchRequest,
+} from './batch-spec.js';
+export { BATCH_BAND_BASE, BATCH_LEVELS, batchBand, batchChildBullPriority } from './batch-priority.js';
+export {
+  BATCH_FINAL_STATUSES,
+  BATCH_STATUSES,
+  type BatchChild,
+  type BatchCounts,
+  type BatchFinalStatus,
+  type BatchRecord,
+  type BatchStatus,
+  type BatchSummary,
+} from './batch-record.js';
+export { batchStatus, countChildren, finalStatusOf, summarizeBatch } from './batch-summary.js';
+export { batchContactSheetKey, batchManifestKey, buildBatchManifest, type BatchManifest, type BatchManifestChild } from './batch-manifest.js';
+export { BATCH_QUEUE_NAME, type BatchJobData } from './batch-queue.js';
+export type {
+  BatchChildPage,
+  BatchClient,
+  BatchClientOptions,
+  BatchPage,
+  FinalizationInput,
+  FinalizationOutcome,
+  RetriedChild,
+  SubmitBatchOptions,
+  SubmitBatchResult,
+} from './batch-client.js';
+export { createBatchClient } from './redis-batch-client.js';
+export { startBatchWorker, type BatchWorker, type BatchWorkerOptions } from './batch-worker.js';
+export { finishedJobsSince, percentiles, queueWindowStats, type FinishedJob, type Percentiles, type QueueWindowStats } from './job-stats.js';

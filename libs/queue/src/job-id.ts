@@ -21,13 +21,38 @@ let lastRandom: number[] = [];
  * one millisecond the random part counts up), so ids of one API process sort in submission order.
  */
 export function newJobId(nowMs: number = Date.now()): string {
+  return JOB_ID_PREFIX + monotonicUlid(nowMs);
+}
+
+/** Prefix of every batch id. */
+export const BATCH_ID_PREFIX = 'batch_';
+
+/** Shape of a batch id: `batch_` + a ULID (same clock and ordering as job ids). */
+export const BATCH_ID_PATTERN = /^batch_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** A new, unique, time-ordered batch id. */
+export function newBatchId(nowMs: number = Date.now()): string {
+  return BATCH_ID_PREFIX + monotonicUlid(nowMs);
+}
+
+/** Whether `value` is a well-formed batch id. */
+export function isBatchId(value: unknown): value is string {
+  return typeof value === 'string' && BATCH_ID_PATTERN.test(value);
+}
+
+/** The smallest batch id created at `ms`. */
+export function batchIdFloor(ms: number): string {
+  return BATCH_ID_PREFIX + timePrefix(ms);
+}
+
+function monotonicUlid(nowMs: number): string {
   const ms = Math.floor(nowMs);
   if (ms <= lastMs && increment(lastRandom)) {
-    return JOB_ID_PREFIX + timePrefix(lastMs) + lastRandom.map((d) => ALPHABET[d]).join('');
+    return timePrefix(lastMs) + lastRandom.map((d) => ALPHABET[d]).join('');
   }
   lastMs = Math.max(ms, lastMs);
   lastRandom = randomDigits();
-  return JOB_ID_PREFIX + timePrefix(lastMs) + lastRandom.map((d) => ALPHABET[d]).join('');
+  return timePrefix(lastMs) + lastRandom.map((d) => ALPHABET[d]).join('');
 }
 
 /** Adds one to a base32 digit array; false on overflow (then a fresh random part is drawn). */

@@ -55,8 +55,12 @@ export interface JobRecord {
   /** Identifies the current run; only the worker holding it may write progress or finish it. */
   readonly runId?: string;
   readonly cancelRequestedAt?: number;
-  /** Batch this job belongs to (batches arrive with BullMQ flows later). */
+  /** Batch this job belongs to (a child of a BullMQ flow whose parent finalises the batch). */
   readonly batchId?: string;
+  /** The failed/canceled job this one re-runs (same spec, new id). */
+  readonly retryOf?: string;
+  /** The job that re-runs this failed/canceled one (set once, so a job is retried at most once). */
+  readonly retriedBy?: string;
 }
 
 /** zod schema of one output (the worker validates what a handler returns with it). */
@@ -103,6 +107,7 @@ export function recordToHash(record: JobRecord): Record<string, string> {
     outputs: JSON.stringify(record.outputs),
   };
   if (record.batchId !== undefined) out['batchId'] = record.batchId;
+  if (record.retryOf !== undefined) out['retryOf'] = record.retryOf;
   return out;
 }
 
@@ -136,6 +141,8 @@ export function recordFromHash(hash: Record<string, string>): JobRecord | undefi
     ...optional('runId', hash['runId'] || undefined),
     ...optional('cancelRequestedAt', num('cancelRequestedAt')),
     ...optional('batchId', hash['batchId'] || undefined),
+    ...optional('retryOf', hash['retryOf'] || undefined),
+    ...optional('retriedBy', hash['retriedBy'] || undefined),
   };
 }
 

@@ -13,6 +13,12 @@ import type { JobStatus } from './lifecycle.js';
  * - `<p>:stats:terminal`     hash  `<kind>:<status>` → count of jobs that ended so
  * - `<p>:rl:<client>`        hash  API rate-limit token bucket (`tokens`, `ts`)
  * - `<p>:webhook-secret`     str   webhook signing secret shared by API processes (when not configured)
+ * - `<p>:jobs:finished`      zset  ids of jobs that reached a terminal state, scored by that time (ms; kept 24 h)
+ * - `<p>:batch:<id>`         hash  a batch record (TTL `recordTtlSec`, refreshed on each change)
+ * - `<p>:batch:<id>:jobs`    list  the batch's current child job ids, in child-index order
+ * - `<p>:batches:all`        zset  every batch id, score 0, ordered by id (= creation time)
+ * - `<p>:stats:batches`      hash  `open` / `<final state>` → number of batches so
+ * - `<p>:dashboard-secret`   str   signs dashboard session cookies (shared by API processes)
  * - channel `<p>:events`     job events (JSON, `JobEvent`) for SSE and the dashboard
  * - channel `<p>:control`    worker control messages (JSON, `ControlMessage`): cancel
  */
@@ -25,6 +31,13 @@ export interface KeyLayout {
   readonly terminalStats: string;
   rateLimit(client: string): string;
   readonly webhookSecret: string;
+  /** Terminal jobs by the time they ended (stats over the last hour). */
+  readonly finishedIndex: string;
+  batch(id: string): string;
+  batchMembers(id: string): string;
+  readonly batchIndex: string;
+  readonly batchStats: string;
+  readonly dashboardSecret: string;
   readonly eventsChannel: string;
   readonly controlChannel: string;
 }
@@ -40,6 +53,12 @@ export function keyLayout(prefix: string): KeyLayout {
     terminalStats: `${prefix}:stats:terminal`,
     rateLimit: (client) => `${prefix}:rl:${client}`,
     webhookSecret: `${prefix}:webhook-secret`,
+    finishedIndex: `${prefix}:jobs:finished`,
+    batch: (id) => `${prefix}:batch:${id}`,
+    batchMembers: (id) => `${prefix}:batch:${id}:jobs`,
+    batchIndex: `${prefix}:batches:all`,
+    batchStats: `${prefix}:stats:batches`,
+    dashboardSecret: `${prefix}:dashboard-secret`,
     eventsChannel: `${prefix}:events`,
     controlChannel: `${prefix}:control`,
   };

@@ -67,7 +67,7 @@ export function createRedisJobStore(redis: Redis, config: RedisJobStoreConfig): 
       const set = Object.entries(changes.set ?? {}).flatMap(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]);
       const result = (await transitionScript.run(
         redis,
-        [keys.record(id), keys.cancelFlag(id), keys.terminalStats, ...statusIndexes],
+        [keys.record(id), keys.cancelFlag(id), keys.terminalStats, ...statusIndexes, keys.finishedIndex],
         [
           id,
           to,

@@ -27,9 +27,10 @@ return {1, ARGV[1]}
 /**
  * Guarded status transition: checks the current status is one `to` may follow (and, when given,
  * that the record's runId matches), writes fields, moves the id between status indexes, counts
- * terminal states and clears the cancel flag on them. Returns {code, previousStatus, hgetall…}:
- * code 1 ok, -1 missing, -2 status not allowed, -3 runId mismatch.
- * KEYS: record, cancelFlag, terminalStats, index:queued, index:running, index:succeeded, index:failed, index:canceled
+ * terminal states, clears the cancel flag on them and indexes them by end time (pruned after 24 h).
+ * Returns {code, previousStatus, hgetall…}: code 1 ok, -1 missing, -2 status not allowed, -3 runId mismatch.
+ * KEYS: record, cancelFlag, terminalStats, index:queued, index:running, index:succeeded, index:failed, index:canceled,
+ *       finishedIndex
  * ARGV: id, to, allowedFrom (space separated), runId or '', now, recordTtlSec, terminal(0|1),
  *       incrAttempts(0|1), fieldsToDelete (space separated), field, value, …
  */
@@ -54,6 +55,10 @@ end
 if ARGV[7] == '1' then
   redis.call('HINCRBY', KEYS[3], redis.call('HGET', KEYS[1], 'kind') .. ':' .. ARGV[2], 1)
   redis.call('DEL', KEYS[2])
+  if KEYS[9] then
+    redis.call('ZADD', KEYS[9], ARGV[5], ARGV[1])
+    redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', tonumber(ARGV[5]) - 86400000)
+  end
 end
 local out = {1, status}
 local all = redis.call('HGETALL', KEYS[1])
@@ -105,4 +110,19 @@ local rank = redis.call('ZRANK', KEYS[3], ARGV[1])
 if rank then return waitLen + pausedLen + rank + 1 end
 if redis.call('ZSCORE', KEYS[4], ARGV[1]) then return -2 end
 return -1
+`);
+
+/**
+ * Claims the retry of a failed or canceled job: sets `retriedBy` once. Returns {1, ''} when this
+ * call claimed it, {0, existingId} when the job was already retried, {-1, ''} when there is no
+ * such job, {-2, status} when the job is not failed or canceled.
+ * KEYS: record   ARGV: newJobId, now
+ */
+export const claimRetryScript = luaScript(`
+local st = redis.call('HMGET', KEYS[1], 'status', 'retriedBy')
+if not st[1] then return {-1, ''} end
+if st[2] then return {0, st[2]} end
+if st[1] ~= 'failed' and st[1] ~= 'canceled' then return {-2, st[1]} end
+redis.call('HSET', KEYS[1], 'retriedBy', ARGV[1], 'updatedAt', ARGV[2])
+return {1, ''}
 `);

@@ -1,5 +1,6 @@
 import type { JobsOptions, Queue } from 'bullmq';
 
+import type { BatchFinalStatus } from './batch-record.js';
 import type { JobRecord } from './job-record.js';
 import { isTerminal, type TerminalJobStatus } from './lifecycle.js';
 import type { ResolvedQueueOptions } from './options.js';
@@ -8,12 +9,27 @@ import type { ResolvedQueueOptions } from './options.js';
 export const WEBHOOK_QUEUE_NAME = 'webhooks';
 
 /** One delivery to make: the job's terminal state, POSTed to `url` (the body is built at delivery). */
-export interface WebhookJobData {
+export interface JobWebhookData {
+  /** Absent on deliveries queued before batches existed. */
+  readonly subject?: 'job';
   readonly jobId: string;
   readonly url: string;
   readonly status: TerminalJobStatus;
   readonly at: number;
 }
+
+/** A batch's webhook: sent once per finalisation (again after a retry-failed round ends). */
+export interface BatchWebhookData {
+  readonly subject: 'batch';
+  readonly batchId: string;
+  readonly round: number;
+  readonly url: string;
+  readonly status: BatchFinalStatus;
+  readonly at: number;
+}
+
+/** What the `webhooks` queue carries, discriminated on `subject`. */
+export type WebhookJobData = JobWebhookData | BatchWebhookData;
 
 /** Retries with exponential backoff; deliveries are kept a day (done) or a week (given up). */
 export function webhookJobOptions(options: ResolvedQueueOptions): JobsOptions {
@@ -31,6 +47,11 @@ export function webhookJobOptions(options: ResolvedQueueOptions): JobsOptions {
  */
 export async function enqueueWebhook(queue: Queue<WebhookJobData>, record: JobRecord): Promise<void> {
   if (!record.spec.webhook || !isTerminal(record.status)) return;
-  const data: WebhookJobData = { jobId: record.id, url: record.spec.webhook, status: record.status, at: record.updatedAt };
+  const data: JobWebhookData = { jobId: record.id, url: record.spec.webhook, status: record.status, at: record.updatedAt };
   await queue.add('deliver', data, { jobId: `wh-${record.id}` });
+}
+
+/** Schedules a finished batch's webhook (no-op without one); one delivery per batch round. */
+export async function enqueueBatchWebhook(queue: Queue<WebhookJobData>, data: Omit<BatchWebhookData, 'subject'>): Promise<void> {
+  await queue.add('deliver-batch', { subject: 'batch', ...data }, { jobId: `wh-${data.batchId}-r${data.round}` });
 }

@@ -5,13 +5,13 @@ import { resolveQueueOptions, type QueueOptions } from './options.js';
 import { closeRedis, createRedis } from './redis.js';
 import { WEBHOOK_QUEUE_NAME, type WebhookJobData } from './webhook-queue.js';
 
-/** One delivery attempt handed to the deliver function. */
-export interface WebhookDelivery extends WebhookJobData {
+/** One delivery attempt handed to the deliver function (a job's or a batch's, see `subject`). */
+export type WebhookDelivery = WebhookJobData & {
   /** Same on every retry of one delivery, so receivers can de-duplicate. */
   readonly deliveryId: string;
   /** 1 for the first try. */
   readonly attempt: number;
-}
+};
 
 /** Options of `startWebhookWorker`. */
 export interface WebhookWorkerOptions extends QueueOptions {
@@ -39,7 +39,11 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
   const onError = options.onError ?? (() => undefined);
   const connection = createRedis(resolved.connection, 'bullmq');
   connection.on('error', onError);
-  const toDelivery = (job: Job<WebhookJobData>): WebhookDelivery => ({ ...job.data, deliveryId: job.id ?? job.data.jobId, attempt: job.attemptsMade + 1 });
+  const toDelivery = (job: Job<WebhookJobData>): WebhookDelivery => ({
+    ...job.data,
+    deliveryId: job.id ?? (job.data.subject === 'batch' ? job.data.batchId : job.data.jobId),
+    attempt: job.attemptsMade + 1,
+  });
   const worker = new Worker<WebhookJobData>(
     WEBHOOK_QUEUE_NAME,
     async (job) => {

@@ -1,4 +1,4 @@
-import { isJobId, isJobStatus, JOB_ID_PATTERN, JOB_STATUSES, toSpecIssues, type JobStatus } from '@asyncdiff/queue';
+import { BATCH_ID_PATTERN, isBatchId, isJobId, isJobStatus, JOB_ID_PATTERN, JOB_STATUSES, toSpecIssues, type JobStatus } from '@asyncdiff/queue';
 import type { Request } from 'express';
 import { z } from 'zod';
 
@@ -9,6 +9,42 @@ export function jobIdParam(req: Request): string {
   const id = req.params['id'];
   if (!isJobId(id)) throw new ApiError('INVALID_ID', `id must match ${JOB_ID_PATTERN.source}`, 'id');
   return id;
+}
+
+/** The `:id` path parameter of batch routes. */
+export function batchIdParam(req: Request): string {
+  const id = req.params['id'];
+  if (!isBatchId(id)) throw new ApiError('INVALID_ID', `id must match ${BATCH_ID_PATTERN.source}`, 'id');
+  return id;
+}
+
+/** Query of `GET /v1/batches` (no status filter). */
+export const batchListQuerySchema = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be an integer 1…100')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .optional(),
+  cursor: z.string().min(1).max(128).optional(),
+});
+
+/** Validates `GET /v1/batches`'s query. */
+export function parseBatchListQuery(query: unknown): { limit: number; cursor?: string } {
+  const parsed = batchListQuerySchema.safeParse(query ?? {});
+  if (!parsed.success) throw queryError(parsed.error, query);
+  return { limit: parsed.data.limit ?? 20, ...(parsed.data.cursor !== undefined && { cursor: parsed.data.cursor }) };
+}
+
+/** Body of `POST /v1/batches/:id/retry-failed` (optional). */
+export const retryFailedBodySchema = z.strictObject({
+  include: z.array(z.enum(['failed', 'canceled'])).min(1).max(2).optional(),
+});
+
+function queryError(error: z.ZodError, input: unknown): ApiError {
+  const issues = toSpecIssues(error, input);
+  const first = issues[0];
+  return new ApiError('INVALID_REQUEST', first ? `${first.field}: ${first.message}` : 'invalid query', first?.field ?? 'query', { issues });
 }
 
 /** Query of `GET /v1/jobs`; unknown parameters are rejected like unknown body fields. */

@@ -1,4 +1,4 @@
-import { JOB_KINDS, type JobClient } from '@asyncdiff/queue';
+import { finishedJobsSince, JOB_KINDS, listHostStatuses, queueWindowStats, type BatchClient, type JobClient, type QueueWindowStats } from '@asyncdiff/queue';
 
 import { MetricsRegistry, type Counter, type Histogram } from './registry.js';
 
@@ -20,11 +20,13 @@ export interface ApiMetrics {
 
 /**
  * Creates the registry, including scrape-time families read from Redis so they are fleet-wide:
- * `asyncdiff_queue_jobs{queue,state}` (BullMQ counts) and
+ * `asyncdiff_queue_jobs{queue,state}` (BullMQ counts),
  * `asyncdiff_jobs_finished_total{kind,status}` (terminal states, counted atomically by the
- * transition script).
+ * transition script), `asyncdiff_job_latency_seconds{kind,phase,quantile}` (p50/p95 queue wait
+ * and run time over the last hour, from job records), `asyncdiff_batches{state}` and
+ * `asyncdiff_gpu_hosts` (live heartbeats).
  */
-export function createApiMetrics(jobs: JobClient): ApiMetrics {
+export function createApiMetrics(jobs: JobClient, batches?: BatchClient): ApiMetrics {
   const registry = new MetricsRegistry();
   const metrics: ApiMetrics = {
     registry,
@@ -45,5 +47,32 @@ export function createApiMetrics(jobs: JobClient): ApiMetrics {
       return { labels: { kind, status }, value };
     });
   });
+  let latency: { at: number; byKind: Record<string, QueueWindowStats> } | undefined;
+  registry.collect('asyncdiff_job_latency_seconds', 'p50/p95 queue wait and run time of jobs that ended in the last hour (NaN without samples).', 'gauge', async () => {
+    const now = Date.now();
+    if (!latency || now - latency.at > 10_000) {
+      const finished = await finishedJobsSince(jobs.redis, jobs.keys, now - 3_600_000);
+      latency = { at: now, byKind: Object.fromEntries(JOB_KINDS.map((k) => [k, queueWindowStats(finished, k, 3_600_000)])) };
+    }
+    const byKind = latency.byKind;
+    return JOB_KINDS.flatMap((kind) =>
+      (['queue_wait', 'run'] as const).flatMap((phase) => {
+        const p = phase === 'run' ? byKind[kind]?.runMs : byKind[kind]?.queueWaitMs;
+        return [
+          { labels: { kind, phase, quantile: '0.5' }, value: p ? p.p50 / 1000 : NaN },
+          { labels: { kind, phase, quantile: '0.95' }, value: p ? p.p95 / 1000 : NaN },
+        ];
+      }),
+    );
+  });
+  if (batches) {
+    registry.collect('asyncdiff_batches', 'Batches by state: open (not yet finalised) and each final state.', 'gauge', async () => {
+      const counts = await batches.stateCounts();
+      return Object.entries(counts).map(([state, value]) => ({ labels: { state }, value }));
+    });
+  }
+  registry.collect('asyncdiff_gpu_hosts', 'GPU hosts with a live heartbeat.', 'gauge', async () => [
+    { labels: {}, value: (await listHostStatuses(jobs.redis, jobs.keys.prefix)).length },
+  ]);
   return metrics;
 }

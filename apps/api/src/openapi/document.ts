@@ -1,7 +1,7 @@
-import { JOB_STATUSES, jobSpecInputSchema, PRIORITY_DEFAULT } from '@asyncdiff/queue';
+import { BATCH_LIMITS, BATCH_PRIORITY_DEFAULT, batchRequestSchema, JOB_STATUSES, jobSpecInputSchema, PRIORITY_DEFAULT } from '@asyncdiff/queue';
 import { z } from 'zod';
 
-import { errorSchema, jobListSchema, jobViewSchema, modelListSchema, readinessSchema } from './schemas.js';
+import { batchJobListSchema, batchListSchema, batchRetrySchema, batchViewSchema, errorSchema, jobListSchema, jobViewSchema, modelListSchema, readinessSchema } from './schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -17,7 +17,7 @@ const errors = (...statuses: number[]): Json =>
 const ERROR_TEXT: Record<number, string> = {
   400: 'Malformed request (bad JSON, parameter or id); `field` names it.',
   401: 'Missing or unknown API key (when keys are configured).',
-  404: 'No such job.',
+  404: 'No such job (or batch).',
   409: 'Idempotency-Key reused with a different body.',
   413: 'Body larger than the limit.',
   415: 'Body is not application/json.',
@@ -27,6 +27,26 @@ const ERROR_TEXT: Record<number, string> = {
 };
 
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^job_[0-9A-HJKMNP-TV-Z]{26}$' } };
+const batchIdParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^batch_[0-9A-HJKMNP-TV-Z]{26}$' } };
+const idempotencyHeader = (what: string) => ({
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
+  description: `A repeat with the same key and body within 24 h returns the same ${what} (header Idempotent-Replayed: true).`,
+});
+const pageParams = [
+  { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+  { name: 'cursor', in: 'query', required: false, schema: { type: 'string', maxLength: 128 }, description: 'Opaque; from nextCursor.' },
+];
+
+const BATCH_TEXT =
+  'A batch is either `jobs` (a list of job specs of one type) or `matrix` (every combination of `prompts` × `seeds` × the optional ' +
+  '`steps`/`guidance`/`scheduler` lists, nested in that order, last varying fastest: child i is predictable), with a shared `parallel`, ' +
+  `\`priority\` (default ${BATCH_PRIORITY_DEFAULT}) and \`webhook\` (called once when the batch ends). At most ${BATCH_LIMITS.children} children. ` +
+  'Each child is an ordinary job (GET /v1/jobs/{id} works; `batchId` names the batch). Fairness: every waiting single job runs before any ' +
+  'batch child; batches of equal priority share hosts child by child (start-time fair queuing). A batch finishes even when children fail ' +
+  '(`completed_with_errors`) and then writes `manifest.json` and a contact sheet to storage.';
 const secured = [{ bearer: [] }];
 
 /** Every route the API serves (method + OpenAPI path); the tests check the app serves exactly these. */
@@ -36,6 +56,12 @@ export const API_ROUTES: ReadonlyArray<readonly [method: string, path: string]> 
   ['get', '/v1/jobs/{id}'],
   ['post', '/v1/jobs/{id}/cancel'],
   ['get', '/v1/jobs/{id}/events'],
+  ['post', '/v1/batches'],
+  ['get', '/v1/batches'],
+  ['get', '/v1/batches/{id}'],
+  ['get', '/v1/batches/{id}/jobs'],
+  ['post', '/v1/batches/{id}/cancel'],
+  ['post', '/v1/batches/{id}/retry-failed'],
   ['get', '/v1/models'],
   ['get', '/healthz'],
   ['get', '/readyz'],
@@ -58,6 +84,11 @@ export function openApiDocument(): Json {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when the server has API keys configured.' } },
       schemas: {
         JobSpecInput: schema(jobSpecInputSchema, 'input'),
+        BatchRequest: schema(batchRequestSchema, 'input'),
+        Batch: schema(batchViewSchema),
+        BatchList: schema(batchListSchema),
+        BatchJobList: schema(batchJobListSchema),
+        BatchRetry: schema(batchRetrySchema),
         Job: schema(jobViewSchema),
         JobList: schema(jobListSchema),
         ModelList: schema(modelListSchema),
@@ -71,15 +102,7 @@ export function openApiDocument(): Json {
           operationId: 'createJob',
           summary: 'Submit a job',
           security: secured,
-          parameters: [
-            {
-              name: 'Idempotency-Key',
-              in: 'header',
-              required: false,
-              schema: { type: 'string', minLength: 1, maxLength: 255 },
-              description: 'A repeat with the same key and body within 24 h returns the same job (header Idempotent-Replayed: true).',
-            },
-          ],
+          parameters: [idempotencyHeader('job')],
           requestBody: { required: true, content: { 'application/json': { schema: ref('JobSpecInput') } } },
           responses: { '202': json(ref('Job'), 'Accepted; Location names the job.'), ...errors(400, 401, 409, 413, 415, 422, 429, 503) },
         },
@@ -126,6 +149,73 @@ export function openApiDocument(): Json {
           responses: {
             '200': { description: 'An event stream that ends after the terminal state.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
             ...errors(400, 401, 404, 429),
+          },
+        },
+      },
+      '/v1/batches': {
+        post: {
+          operationId: 'createBatch',
+          summary: 'Submit a batch of jobs (a list or a matrix)',
+          description: BATCH_TEXT,
+          security: secured,
+          parameters: [idempotencyHeader('batch')],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('BatchRequest') } } },
+          responses: { '202': json(ref('Batch'), 'Accepted; Location names the batch.'), ...errors(400, 401, 409, 413, 415, 422, 429, 503) },
+        },
+        get: {
+          operationId: 'listBatches',
+          summary: 'List batches, newest first',
+          security: secured,
+          parameters: pageParams,
+          responses: { '200': json(ref('BatchList'), 'A page of batches.'), ...errors(400, 401, 429) },
+        },
+      },
+      '/v1/batches/{id}': {
+        get: {
+          operationId: 'getBatch',
+          summary: 'A batch: counts by state, progress, ETA, failed children, manifest and contact sheet when done',
+          security: secured,
+          parameters: [batchIdParam],
+          responses: { '200': json(ref('Batch'), 'The batch.'), ...errors(400, 401, 404, 429) },
+        },
+      },
+      '/v1/batches/{id}/jobs': {
+        get: {
+          operationId: 'listBatchJobs',
+          summary: 'The children of a batch in index order, optionally by status',
+          security: secured,
+          parameters: [batchIdParam, { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: JOB_STATUSES } }, ...pageParams],
+          responses: { '200': json(ref('BatchJobList'), 'A page of children.'), ...errors(400, 401, 404, 429) },
+        },
+      },
+      '/v1/batches/{id}/cancel': {
+        post: {
+          operationId: 'cancelBatch',
+          summary: 'Cancel every child that has not ended (idempotent)',
+          security: secured,
+          parameters: [batchIdParam],
+          responses: {
+            '200': json(ref('Batch'), 'Nothing is left running (a finished batch is returned unchanged).'),
+            '202': json(ref('Batch'), 'Running children were told to stop; the batch ends canceled within a step.'),
+            ...errors(400, 401, 404, 429),
+          },
+        },
+      },
+      '/v1/batches/{id}/retry-failed': {
+        post: {
+          operationId: 'retryFailedBatchJobs',
+          summary: 'Re-run failed children (also canceled ones with {"include": ["failed", "canceled"]}) as new jobs',
+          description: 'Each retried child gets a new job id (`retryOf` names the old one); the batch reopens and finalises again.',
+          security: secured,
+          parameters: [batchIdParam],
+          requestBody: {
+            required: false,
+            content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { include: { type: 'array', items: { enum: ['failed', 'canceled'] } } } } } },
+          },
+          responses: {
+            '202': json(ref('BatchRetry'), 'Children were re-queued.'),
+            '200': json(ref('BatchRetry'), 'Nothing to retry.'),
+            ...errors(400, 401, 404, 415, 429, 503),
           },
         },
       },

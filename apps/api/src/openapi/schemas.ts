@@ -1,4 +1,4 @@
-import { JOB_STATUSES, jobSpecSchema, OUTPUT_FORMATS, SCHEDULERS, type JobStatus } from '@asyncdiff/queue';
+import { BATCH_STATUSES, JOB_STATUSES, jobSpecSchema, OUTPUT_FORMATS, SCHEDULERS, type BatchStatus, type JobStatus } from '@asyncdiff/queue';
 import { z } from 'zod';
 
 /**
@@ -35,6 +35,8 @@ export const jobViewSchema = z.object({
   ),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   batchId: z.string().nullable(),
+  retryOf: z.string().nullable().describe('The failed or canceled job this one re-runs (same spec).'),
+  retriedBy: z.string().nullable().describe('The job that re-runs this one.'),
   links: z.object({ self: z.string(), events: z.string(), cancel: z.string() }),
 });
 
@@ -73,3 +75,49 @@ export const modelListSchema = z.object({
 
 /** `/readyz`. */
 export const readinessSchema = z.object({ status: z.enum(['ready', 'unready']), checks: z.record(z.string(), z.string()) });
+
+const artifact = z.object({ key: z.string(), url: z.string().nullable() }).nullable();
+
+/** A batch as every batch endpoint returns it. */
+export const batchViewSchema = z.object({
+  id: z.string().describe('Batch id: `batch_` + a ULID.'),
+  name: z.string().nullable(),
+  type: z.enum(['image', 'video']),
+  model: z.string().nullable().describe('The model when all children share one.'),
+  status: z.enum(BATCH_STATUSES as [BatchStatus, ...BatchStatus[]]).describe('queued → running → finalizing → completed | completed_with_errors | canceled.'),
+  cancelRequested: z.boolean(),
+  priority: z.number().int(),
+  total: z.number().int().positive(),
+  round: z.number().int().positive().describe('1, plus one per retry-failed.'),
+  counts: z.object({ queued: z.number().int(), running: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), canceled: z.number().int() }),
+  progress: z.object({ percent: z.number(), ended: z.number().int(), total: z.number().int() }),
+  eta: z.object({ seconds: z.number().int(), at: isoTime }).nullable().describe('From the completion rate so far; null before the first child ran.'),
+  createdAt: isoTime,
+  startedAt: isoTime.nullable(),
+  finishedAt: isoTime.nullable(),
+  failed: z.array(z.object({ index: z.number().int(), jobId: z.string(), error: z.object({ code: z.string(), message: z.string() }).nullable() })).describe('Failed children (first 50).'),
+  manifest: artifact.describe('`batches/<id>/manifest.json` once the batch has finished.'),
+  contactSheet: artifact.describe('`batches/<id>/contact-sheet.png` (image grid / first-frame grid) once the batch has finished.'),
+  finalizeError: z.object({ code: z.string(), message: z.string() }).nullable(),
+  links: z.object({ self: z.string(), jobs: z.string(), cancel: z.string(), retryFailed: z.string() }),
+});
+
+/** `GET /v1/batches`. */
+export const batchListSchema = z.object({
+  batches: z.array(batchViewSchema),
+  nextCursor: z.string().nullable(),
+  links: z.object({ next: z.string().nullable() }),
+});
+
+/** `GET /v1/batches/{id}/jobs`: children in index order. */
+export const batchJobListSchema = z.object({
+  jobs: z.array(jobViewSchema.extend({ batchIndex: z.number().int().nonnegative().describe('Position in the batch (matrix order).') })),
+  nextCursor: z.string().nullable(),
+  links: z.object({ next: z.string().nullable() }),
+});
+
+/** `POST /v1/batches/{id}/retry-failed`. */
+export const batchRetrySchema = z.object({
+  retried: z.array(z.object({ index: z.number().int(), previousJobId: z.string(), jobId: z.string() })),
+  batch: batchViewSchema,
+});

@@ -1,4 +1,4 @@
-import type { JobClient, JobRecord } from '@asyncdiff/queue';
+import type { BatchClient, JobClient, JobRecord } from '@asyncdiff/queue';
 
 import type { Logger, UrlFor } from '../deps.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
@@ -8,6 +8,8 @@ import { toJobView, type JobView } from '../views/job-view.js';
 /** What route handlers share. */
 export interface RouteContext {
   readonly jobs: JobClient;
+  /** Absent when the embedder gave none (batch routes then answer 503). */
+  readonly batches: BatchClient | undefined;
   readonly urlFor: UrlFor | undefined;
   readonly options: ResolvedApiOptions;
   readonly metrics: ApiMetrics;

@@ -25,6 +25,9 @@ export interface JobView {
   readonly outputs: readonly OutputView[];
   readonly error: { readonly code: string; readonly message: string } | null;
   readonly batchId: string | null;
+  /** The failed/canceled job this one re-runs, and the job that re-ran this one. */
+  readonly retryOf: string | null;
+  readonly retriedBy: string | null;
   readonly links: { readonly self: string; readonly events: string; readonly cancel: string };
 }
 
@@ -57,6 +60,8 @@ export async function toJobView(record: JobRecord, queuePosition: number | null,
     outputs,
     error: record.error ?? null,
     batchId: record.batchId ?? null,
+    retryOf: record.retryOf ?? null,
+    retriedBy: record.retriedBy ?? null,
     links: { self, events: `${self}/events`, cancel: `${self}/cancel` },
   };
 }

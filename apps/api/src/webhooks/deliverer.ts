@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 
-import { isTerminal, JobFailureError, startWebhookWorker, type JobClient, type WebhookDelivery, type WebhookWorker } from '@asyncdiff/queue';
+import { isTerminal, JobFailureError, startWebhookWorker, type BatchClient, type JobClient, type WebhookDelivery, type WebhookWorker } from '@asyncdiff/queue';
 
 import type { Logger, UrlFor } from '../deps.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
+import { toBatchView } from '../views/batch-view.js';
 import { toJobView } from '../views/job-view.js';
 import { SIGNATURE_HEADER, signWebhook } from './signature.js';
 
@@ -17,6 +18,8 @@ export interface WebhookDelivererOptions {
   readonly logger: Logger;
   /** Per-attempt timeout. @defaultValue 10000 */
   readonly timeoutMs?: number;
+  /** For batch webhooks; without it they fail (not retried). */
+  readonly batches?: BatchClient;
 }
 
 /**
@@ -29,13 +32,25 @@ export function startWebhookDeliverer(options: WebhookDelivererOptions): Webhook
   const { jobs, metrics, logger } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
 
-  const deliver = async (delivery: WebhookDelivery): Promise<void> => {
+  /** The JSON body: `{type: "job.<status>", id, at, job}` or `{type: "batch.<status>", id, at, batch}`. */
+  const bodyOf = async (delivery: WebhookDelivery): Promise<string> => {
+    const at = new Date(delivery.at).toISOString();
+    if (delivery.subject === 'batch') {
+      const summary = await options.batches?.summary(delivery.batchId);
+      if (!summary) throw new JobFailureError('WEBHOOK_BATCH_GONE', `batch ${delivery.batchId} is unknown`, { retryable: false });
+      const batch = await toBatchView(summary, options.urlFor, options.outputUrlExpiresInSec);
+      return JSON.stringify({ type: `batch.${delivery.status}`, id: delivery.deliveryId, at, batch });
+    }
     const record = await jobs.get(delivery.jobId);
     if (!record || !isTerminal(record.status)) {
       throw new JobFailureError('WEBHOOK_JOB_GONE', `job ${delivery.jobId} is not finished`, { retryable: false });
     }
     const view = await toJobView(record, null, options.urlFor, options.outputUrlExpiresInSec);
-    const body = JSON.stringify({ type: `job.${delivery.status}`, id: delivery.deliveryId, at: new Date(delivery.at).toISOString(), job: view });
+    return JSON.stringify({ type: `job.${delivery.status}`, id: delivery.deliveryId, at, job: view });
+  };
+
+  const deliver = async (delivery: WebhookDelivery): Promise<void> => {
+    const body = await bodyOf(delivery);
     let status: number;
     try {
       const response = await fetch(delivery.url, {
@@ -66,7 +81,8 @@ export function startWebhookDeliverer(options: WebhookDelivererOptions): Webhook
     onError: (err) => logger.warn('webhook worker error', err),
     onGiveUp: (delivery, err) => {
       metrics.webhookDeliveries.inc({ outcome: 'gave_up' });
-      logger.warn(`webhook for ${delivery.jobId} gave up after ${delivery.attempt} attempts: ${err.message}`);
+      const subject = delivery.subject === 'batch' ? `batch ${delivery.batchId}` : `job ${delivery.jobId}`;
+      logger.warn(`webhook for ${subject} gave up after ${delivery.attempt} attempts: ${err.message}`);
     },
   });
 }
