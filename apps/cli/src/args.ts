@@ -15,8 +15,20 @@ export interface ParsedFlags {
  * that names it, never silently ignored.
  */
 export function parseFlags(argv: string[], options: Options, allowPositionals = false): ParsedFlags {
+  // `--guidance -1` would otherwise be read as a flag named -1; bind negative numbers to the flag
+  // before them so the value check can say what range is accepted.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    if (name !== undefined && !name.includes('=') && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals });
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (e) {
     const msg = (e as Error).message;

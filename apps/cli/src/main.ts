@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CliUsageError) {
-      process.stderr.write(`asyncdiff ${name}: ${e.message}\n`);
+      process.stderr.write(`asyncdiff ${name}: ${e.message.startsWith(e.flag) ? '' : `${e.flag}: `}${e.message}\n`);
       return 2;
     }
     const err = e as Error & { code?: string; field?: string };
