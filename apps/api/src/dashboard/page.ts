@@ -27,6 +27,7 @@ export function dashboardPage(input: { basePath: string; snapshot: DashboardSnap
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>asyncdiff fleet — dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${basePath}/assets/dashboard.css">
 <script type="module" src="${basePath}/assets/dashboard.js"></script>
 </head>
@@ -62,6 +63,7 @@ export function loginPage(input: { basePath: string; next: string; error?: strin
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>asyncdiff fleet — log in</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${input.basePath}/assets/dashboard.css">
 </head>
 <body class="login">
