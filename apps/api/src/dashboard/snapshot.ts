@@ -82,7 +82,7 @@ export interface SnapshotSource {
 }
 
 const HOUR_MS = 3_600_000;
-const STATS_TTL_MS = 5000;
+const STATS_TTL_MS = 2000;
 
 /** Builds snapshots; the last-hour statistics are cached for a few seconds. */
 export function snapshotBuilder(source: SnapshotSource): () => Promise<DashboardSnapshot> {
