@@ -30,6 +30,14 @@ export interface StageRunner {
    * `timestepValues[i]` is the model timestep value of timestep index i.
    */
   runStep(step: PlannedStep, latent: Float32Array, timestepValues: Float64Array): Promise<void>;
+  /**
+   * Optional head start: called as soon as the previous step's runs finished, before the sampler
+   * computes this step's latent. A runner may start the runs that do not read the latent (in a
+   * parallel step every component but C_0 only needs the previous step's boundary tensors), so the
+   * sampler's own math overlaps with them. `runStep` for the same step then starts the rest and
+   * waits for all. Outputs of the previous step stay readable (double buffering).
+   */
+  prepareStep?(step: PlannedStep, timestepValues: Float64Array): void;
   /** Device `device`'s latest noise prediction; valid until the next `runStep`. */
   eps(device: number): Float32Array;
   /** Releases sessions, processes and shared memory. Safe to call more than once. */

@@ -115,6 +115,8 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
       if (cfg) modelInput.set(scaled, images * n);
       await o.runner.runStep(plan, modelInput, o.scheduler.timesteps);
     }
+    const next = schedule.steps[s + 1];
+    if (next && o.runner.prepareStep && !o.signal?.aborted) o.runner.prepareStep(next, o.scheduler.timesteps);
     const t1 = performance.now();
     const raw = o.runner.eps(plan.eps.device);
     const eps = cfg ? applyGuidance(raw.subarray(0, images * n), raw.subarray(images * n, 2 * images * n), o.guidance) : raw.slice(0, images * n);

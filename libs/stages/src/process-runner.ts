@@ -28,12 +28,21 @@ export interface ProcessRunnerOptions {
   readonly spinUs?: number;
   /** How often a waiting coordinator checks that its stages are alive. @defaultValue 100 */
   readonly crashCheckMs?: number;
+  /**
+   * Sync wait only: once one stage of a parallel step has finished, its core is idle, so the
+   * coordinator busy-polls for the others this long instead of sleeping (saves a futex wake-up,
+   * tens of µs in a VM, on every step's critical path). 0 always sleeps. @defaultValue 2000
+   */
+  readonly coordinatorSpinUs?: number;
 }
 
 /** Counters for the benchmark's profile: where a step's time goes. */
 export interface RunnerStats {
   steps: number;
-  /** Wall time inside runStep (dispatch + stage work + hand-off), µs. */
+  /**
+   * Wall time of steps with runs, µs: from the end of the previous step's runs (the sampler's math
+   * in between included) to the end of this step's — the whole period a step costs.
+   */
   stepUs: number;
   /** Per step, the slowest run's time inside session.run (what an ideal hand-off would cost), µs. */
   criticalSessionUs: number;
@@ -55,6 +64,12 @@ export class ProcessRunner implements StageRunner {
   private readonly lastRun: number[];
   private readonly channels: (Channel | undefined)[];
   private configured: { batch: number } | undefined;
+  /** Runs of the next step started early by prepareStep: [device, request seq]. */
+  private prepared: { step: number; expected: [number, number][] } | undefined;
+  /** Per component: whether it reads the latent (such runs cannot start before the sampler's math). */
+  private readonly readsLatent: boolean[];
+  /** When the last step's runs finished (performance.now), within the current generation. */
+  private lastDoneAt: number | undefined;
   private closed: Promise<void> | undefined;
 
   private constructor(
@@ -68,6 +83,7 @@ export class ProcessRunner implements StageRunner {
     this.lastRun = new Array<number>(this.devices).fill(-1);
     this.channels = new Array<Channel | undefined>(this.devices).fill(undefined);
     this.stats = { steps: 0, stepUs: 0, criticalSessionUs: 0, sessionUs: new Array<number>(this.devices).fill(0) };
+    this.readsLatent = options.pipeline.components.map((c) => c.inputs.some((i) => i.kind === 'latent'));
     for (const h of handles) this.watch(h);
   }
 
@@ -78,6 +94,7 @@ export class ProcessRunner implements StageRunner {
       wait: 'async',
       spinUs: 0,
       crashCheckMs: 100,
+      coordinatorSpinUs: 2000,
       ...options,
     };
     const N = resolved.pipeline.components.length;
@@ -106,6 +123,8 @@ export class ProcessRunner implements StageRunner {
       throw new EngineError('RUNNER_BAD_STEP', `batch ${batch.batch} exceeds maxBatch ${this.options.maxBatch}`, false, 'count');
     }
     this.assertAlive();
+    await this.settlePrepared();
+    this.lastDoneAt = undefined;
     this.control.labels.set(batch.classLabels.subarray(0, batch.batch));
     if (this.configured?.batch !== batch.batch) await this.configure(batch.batch);
   }
@@ -124,13 +143,25 @@ export class ProcessRunner implements StageRunner {
         critical += this.finish(run.device);
       }
     } else if (step.runs.length > 0) {
-      const expected = step.runs.map((run) => [run.device, this.dispatch(run, timestepValues)] as [number, number]);
+      const early = this.prepared?.step === step.step ? this.prepared.expected : [];
+      this.prepared = undefined;
+      const started = new Set(early.map(([d]) => d));
+      const expected = [...early, ...step.runs.filter((run) => !started.has(run.device)).map((run) => [run.device, this.dispatch(run, timestepValues)] as [number, number])];
       await this.waitFor(expected);
       for (const [device] of expected) critical = Math.max(critical, this.finish(device));
     }
+    const now = performance.now();
     this.stats.steps += 1;
-    this.stats.stepUs += (performance.now() - t0) * 1000;
+    this.stats.stepUs += (now - (this.lastDoneAt ?? t0)) * 1000;
+    this.lastDoneAt = now;
     this.stats.criticalSessionUs += critical;
+  }
+
+  prepareStep(step: PlannedStep, timestepValues: Float64Array): void {
+    if (this.closed || !this.configured || step.phase !== 'parallel' || this.prepared) return;
+    const early = step.runs.filter((run) => !this.readsLatent[componentOfDevice(this.components, run.device)]);
+    if (early.length === 0) return;
+    this.prepared = { step: step.step, expected: early.map((run) => [run.device, this.dispatch(run, timestepValues)]) };
   }
 
   eps(device: number): Float32Array {
@@ -159,6 +190,7 @@ export class ProcessRunner implements StageRunner {
     }
     sweepOrphanSegments();
     this.configured = undefined;
+    this.prepared = undefined;
     return replaced;
   }
 
@@ -191,6 +223,15 @@ export class ProcessRunner implements StageRunner {
     this.configured = { batch };
   }
 
+  /** Waits out runs a prepareStep started when the generation was stopped before using them. */
+  private async settlePrepared(): Promise<void> {
+    const p = this.prepared;
+    if (!p) return;
+    this.prepared = undefined;
+    await this.waitFor(p.expected);
+    for (const [device] of p.expected) this.finish(device);
+  }
+
   private dispatch(run: PlannedRun, timestepValues: Float64Array): number {
     const tValue = timestepValues[run.t];
     if (tValue === undefined) throw new EngineError('RUNNER_BAD_STEP', `timestep index ${run.t} out of range`, false);
@@ -218,8 +259,11 @@ export class ProcessRunner implements StageRunner {
     const bell = this.control.completion;
     for (;;) {
       const seen = bell.seq;
-      if (expected.every(([d, seq]) => this.control.done(d).seq === seq)) return;
-      const r = this.options.wait === 'sync' ? bell.wait(seen, { timeoutMs: this.options.crashCheckMs }) : await bell.waitAsync(seen, { timeoutMs: this.options.crashCheckMs });
+      const done = expected.filter(([d, seq]) => this.control.done(d).seq === seq).length;
+      if (done === expected.length) return;
+      // Once a stage has finished, its core is free: poll instead of sleeping for the rest.
+      const spinUs = done > 0 ? this.options.coordinatorSpinUs : 0;
+      const r = this.options.wait === 'sync' ? bell.wait(seen, { timeoutMs: this.options.crashCheckMs, spinUs }) : await bell.waitAsync(seen, { timeoutMs: this.options.crashCheckMs });
       if (r.status !== 'rung') this.assertAlive(expected.map(([d]) => d));
     }
   }

@@ -24,6 +24,8 @@ interface Binding {
   readonly boundary: readonly (readonly [string, number, readonly [ort.Tensor, ort.Tensor]])[];
   /** preallocated outputs in this stage's own slot 0 and 1 */
   readonly fetches: readonly [Record<string, ort.Tensor>, Record<string, ort.Tensor>];
+  /** Complete feeds per combination of producer slots (bit i = slot of boundary input i), built on first use. */
+  readonly feedsBySlots: Map<number, Record<string, ort.Tensor>>;
 }
 
 /**
@@ -142,7 +144,7 @@ export class StageProcess {
       for (const [dev, ch] of old.producers) if (producers.get(dev) !== ch) ch.dispose();
       if (old.control !== control) old.control.dispose();
     }
-    this.binding = { control, output, producers, fixedFeeds, timestep, boundary, fetches };
+    this.binding = { control, output, producers, fixedFeeds, timestep, boundary, fetches, feedsBySlots: new Map() };
     this.send({ type: 'configured', id, channel: output.name, outputs: specs });
     if (!this.loopRunning) void this.loop();
   }
@@ -213,14 +215,8 @@ export class StageProcess {
       let ok = true;
       try {
         b.timestep.fill(req.tValue);
-        const feeds: Record<string, ort.Tensor> = { ...b.fixedFeeds };
-        for (const [name, producer, pair] of b.boundary) {
-          const run = req.producerRuns[producer] ?? -1;
-          if (run < 0) throw new Error(`request for device ${this.device} names no run of producer ${producer}`);
-          feeds[name] = pair[(run & 1) as 0 | 1];
-        }
         b.output.beginWrite(req.run);
-        await session.run(feeds, b.fetches[req.run & 1]);
+        await session.run(feedsFor(b, req.producerRuns, this.device), b.fetches[req.run & 1]);
         b.output.publish(req.run);
       } catch (e) {
         ok = false;
@@ -260,6 +256,25 @@ export class StageProcess {
     if (v === undefined) throw Object.assign(new Error(what), { code: 'STAGE_PROTOCOL' });
     return v;
   }
+}
+
+/** The feeds of a request: inputs are views on the producers' slots named by their run numbers. */
+function feedsFor(b: Binding, producerRuns: readonly number[], device: number): Record<string, ort.Tensor> {
+  let mask = 0;
+  b.boundary.forEach(([, producer], i) => {
+    const run = producerRuns[producer] ?? -1;
+    if (run < 0) throw new Error(`request for device ${device} names no run of producer ${producer}`);
+    mask |= (run & 1) << i;
+  });
+  let feeds = b.feedsBySlots.get(mask);
+  if (!feeds) {
+    feeds = { ...b.fixedFeeds };
+    b.boundary.forEach(([name, , pair], i) => {
+      feeds![name] = pair[((mask >> i) & 1) as 0 | 1];
+    });
+    b.feedsBySlots.set(mask, feeds);
+  }
+  return feeds;
 }
 
 function yieldToLoop(): Promise<void> {
