@@ -38,6 +38,8 @@ export interface StageRunner {
    * waits for all. Outputs of the previous step stay readable (double buffering).
    */
   prepareStep?(step: PlannedStep, timestepValues: Float64Array): void;
+  /** Optional: the generation that `begin` started is over (the sampler calls it when it stops). */
+  end?(): void;
   /** Device `device`'s latest noise prediction; valid until the next `runStep`. */
   eps(device: number): Float32Array;
   /** Releases sessions, processes and shared memory. Safe to call more than once. */

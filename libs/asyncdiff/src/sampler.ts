@@ -101,6 +101,22 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   }
 
   await o.runner.begin({ batch, classLabels: labels, sampleDims: o.sampleDims });
+  try {
+    return await denoise(o, schedule, { x, first, images, n, cfg, batch });
+  } finally {
+    o.runner.end?.();
+  }
+}
+
+/** The step loop of `sample`, from step `first` with latent `x`. */
+async function denoise(
+  o: SampleOptions,
+  schedule: Schedule,
+  start: { x: Float32Array; first: number; images: number; n: number; cfg: boolean; batch: number },
+): Promise<SampleResult> {
+  const { first, images, n, cfg, batch } = start;
+  const T = schedule.options.steps;
+  let x = start.x;
   const phases = emptyPhaseTimes();
   const started = performance.now();
   const modelInput = new Float32Array(batch * n);

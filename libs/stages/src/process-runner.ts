@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import type { GenerationBatch, PipelineSpec, PlannedRun, PlannedStep, StageRunner } from '@asyncdiff/asyncdiff';
 import { EngineError, StageCrashedError, componentOfDevice } from '@asyncdiff/asyncdiff';
-import { Channel, sweepOrphanSegments } from '@asyncdiff/shm';
+import { Channel, getAffinity, setProcessAffinity, sweepOrphanSegments } from '@asyncdiff/shm';
 
 import { ControlBlock } from './control-block.js';
 import type { DeviceSpec } from './device.js';
@@ -24,8 +24,18 @@ export interface ProcessRunnerOptions {
    * serving (BullMQ lock renewal, HTTP). @defaultValue 'async'
    */
   readonly wait?: 'sync' | 'async';
-  /** Stages busy-poll their request doorbell this long before sleeping. @defaultValue 0 */
+  /**
+   * Stages that do not read the latent busy-poll their request doorbell this long after a run
+   * before sleeping, so the next step's head start (prepareStep) reaches them without a futex
+   * wake-up. Their core has nothing else to do. @defaultValue 300 with sync wait, else 0
+   */
   readonly spinUs?: number;
+  /**
+   * Sync wait only: pin the coordinator, for the duration of a generation, to the cores of
+   * device 0 — the stage that waits for the coordinator's latent anyway — so the coordinator's
+   * polling and math never take a core from another stage. @defaultValue true
+   */
+  readonly pinCoordinator?: boolean;
   /** How often a waiting coordinator checks that its stages are alive. @defaultValue 100 */
   readonly crashCheckMs?: number;
   /**
@@ -34,6 +44,12 @@ export interface ProcessRunnerOptions {
    * tens of µs in a VM, on every step's critical path). 0 always sleeps. @defaultValue 2000
    */
   readonly coordinatorSpinUs?: number;
+}
+
+/** Spin budget of a device's stage: only stages that never wait for the coordinator's latent spin. */
+function stageSpinUs(o: Required<ProcessRunnerOptions>, device: number): number {
+  const reads = o.pipeline.components[componentOfDevice(o.pipeline.components.length, device)]?.inputs.some((i) => i.kind === 'latent') ?? true;
+  return reads ? 0 : o.spinUs;
 }
 
 /** Counters for the benchmark's profile: where a step's time goes. */
@@ -68,6 +84,8 @@ export class ProcessRunner implements StageRunner {
   private prepared: { step: number; expected: [number, number][] } | undefined;
   /** Per component: whether it reads the latent (such runs cannot start before the sampler's math). */
   private readonly readsLatent: boolean[];
+  /** This process's CPUs before `pin()`, restored by `end()`. */
+  private savedAffinity: number[] | undefined;
   /** When the last step's runs finished (performance.now), within the current generation. */
   private lastDoneAt: number | undefined;
   private closed: Promise<void> | undefined;
@@ -89,21 +107,21 @@ export class ProcessRunner implements StageRunner {
 
   /** Spawns and loads every stage process (in parallel). */
   static async create(options: ProcessRunnerOptions): Promise<ProcessRunner> {
+    const wait = options.wait ?? 'async';
     const resolved: Required<ProcessRunnerOptions> = {
       maxBatch: 32,
-      wait: 'async',
-      spinUs: 0,
+      wait,
+      spinUs: wait === 'sync' ? 300 : 0,
       crashCheckMs: 100,
       coordinatorSpinUs: 2000,
+      pinCoordinator: true,
       ...options,
     };
     const N = resolved.pipeline.components.length;
     if (resolved.devices.length !== N && resolved.devices.length !== N + 1) {
       throw new EngineError('RUNNER_BAD_STEP', `${N} components need ${N} devices (stride 1) or ${N + 1} (stride 2), got ${resolved.devices.length}`, false, 'devices');
     }
-    const handles = await Promise.all(
-      resolved.devices.map((spec, d) => StageHandle.spawn(d, spec, resolved.pipeline.components[componentOfDevice(N, d)]!, { spinUs: resolved.spinUs })),
-    );
+    const handles = await Promise.all(resolved.devices.map((spec, d) => StageHandle.spawn(d, spec, resolved.pipeline.components[componentOfDevice(N, d)]!, { spinUs: stageSpinUs(resolved, d) })));
     return new ProcessRunner(resolved, handles);
   }
 
@@ -125,6 +143,7 @@ export class ProcessRunner implements StageRunner {
     this.assertAlive();
     await this.settlePrepared();
     this.lastDoneAt = undefined;
+    this.pin();
     this.control.labels.set(batch.classLabels.subarray(0, batch.batch));
     if (this.configured?.batch !== batch.batch) await this.configure(batch.batch);
   }
@@ -157,6 +176,13 @@ export class ProcessRunner implements StageRunner {
     this.stats.criticalSessionUs += critical;
   }
 
+  end(): void {
+    if (this.savedAffinity) {
+      setProcessAffinity(this.savedAffinity);
+      this.savedAffinity = undefined;
+    }
+  }
+
   prepareStep(step: PlannedStep, timestepValues: Float64Array): void {
     if (this.closed || !this.configured || step.phase !== 'parallel' || this.prepared) return;
     const early = step.runs.filter((run) => !this.readsLatent[componentOfDevice(this.components, run.device)]);
@@ -183,7 +209,7 @@ export class ProcessRunner implements StageRunner {
       if (h.alive()) continue;
       await h.close(500);
       const spec = this.options.devices[d]!;
-      const fresh = await StageHandle.spawn(d, spec, this.options.pipeline.components[componentOfDevice(this.components, d)]!, { spinUs: this.options.spinUs });
+      const fresh = await StageHandle.spawn(d, spec, this.options.pipeline.components[componentOfDevice(this.components, d)]!, { spinUs: stageSpinUs(this.options, d) });
       this.handles[d] = fresh;
       this.watch(fresh);
       replaced.push(d);
@@ -221,6 +247,13 @@ export class ProcessRunner implements StageRunner {
       this.lastRun[d] = -1;
     }
     this.configured = { batch };
+  }
+
+  private pin(): void {
+    const cpus = this.options.devices[0]?.cpus;
+    if (this.options.wait !== 'sync' || !this.options.pinCoordinator || !cpus || cpus.length === 0 || this.savedAffinity) return;
+    this.savedAffinity = getAffinity();
+    setProcessAffinity(cpus);
   }
 
   /** Waits out runs a prepareStep started when the generation was stopped before using them. */
