@@ -180,7 +180,7 @@ describe.skipIf(!HAVE_GPU_HOST)('batches on the real GPU host', () => {
     it('200 videos, watched live on the dashboard, host killed and restarted mid-batch', { timeout: 3_600_000 }, async () => {
       browser = await launchChromium();
       try {
-        page = await (await browser.newContext({ viewport: { width: 1500, height: 1100 } })).newPage();
+        page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
         const errors = pageErrors(page);
         await page.goto(`${api.url}/dashboard`);
         await page.locator('#live[data-state="live"]').waitFor({ timeout: 20_000 });
@@ -204,15 +204,17 @@ describe.skipIf(!HAVE_GPU_HOST)('batches on the real GPU host', () => {
           const onPage = Number(await row.locator('.bar').getAttribute('data-percent'));
           seen.push(onPage);
           if (!killed && b.progress.percent >= 40) {
-            await screenshot(page, 'dashboard-under-load');
+            await screenshot(page, 'dashboard-under-load', false);
             shots++;
             await hosts[0]!.kill();
             killed = true;
             console.info(`killed host-a at ${b.progress.percent} % (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
             await startHost('host-b');
             await page.locator('#hosts [data-host-id="host-b"]').waitFor({ timeout: 30_000 });
+            // The killed host's heartbeat expires (3 intervals) and its card goes.
+            await page.locator('#hosts [data-host-id="host-a"]').waitFor({ state: 'detached', timeout: 30_000 });
             await page.locator('#hosts [data-host-id="host-b"] .group-jobs').first().waitFor({ timeout: 60_000 });
-            await screenshot(page, 'dashboard-host-restarted');
+            await screenshot(page, 'dashboard-host-restarted', false);
             shots++;
           }
           if (['completed', 'completed_with_errors', 'canceled'].includes(b.status)) break;
@@ -220,7 +222,7 @@ describe.skipIf(!HAVE_GPU_HOST)('batches on the real GPU host', () => {
           await page.waitForTimeout(2000);
         }
         await row.and(page.locator('[data-status="completed"]')).waitFor({ timeout: 20_000 });
-        await screenshot(page, 'dashboard-batch-done');
+        await screenshot(page, 'dashboard-batch-done', false);
         console.info(`200-video batch with a kill -9 and restart: ${((Date.now() - t0) / 1000).toFixed(0)} s; page showed ${new Set(seen).size} distinct progress values`);
         expect(shots).toBe(2);
         expect(new Set(seen).size).toBeGreaterThan(10);

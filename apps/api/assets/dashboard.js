@@ -378,10 +378,17 @@ function connect() {
   });
   source.addEventListener('job', (e) => {
     const d = JSON.parse(/** @type {MessageEvent} */ (e).data);
+    const ended = ['succeeded', 'failed', 'canceled'].includes(d.status);
     for (const row of document.querySelectorAll(`tr[data-job-id="${CSS.escape(d.jobId)}"]`)) {
       if (!(row instanceof HTMLElement)) continue;
       row.dataset['status'] = d.status;
       row.querySelector('.status .badge')?.replaceWith(badge(d.status));
+      const fill = row.querySelector('.bar .fill');
+      if (fill instanceof HTMLElement) {
+        fill.className = `fill ${d.status}`;
+        if (d.status === 'succeeded') fill.style.width = '100%';
+      }
+      if (ended) row.querySelector('button[data-action="job-cancel"]')?.remove();
     }
   });
   source.addEventListener('progress', (e) => {

@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { decodePng } from '@asyncdiff/media';
-import type { BatchManifest } from '@asyncdiff/queue';
+import { closeRedis, createRedis, type BatchManifest } from '@asyncdiff/queue';
 import { createLocalObjectStore, type LocalObjectStore } from '@asyncdiff/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { batchJobListSchema, batchRetrySchema, batchViewSchema, errorSchema, jobViewSchema } from './openapi/schemas.js';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from './webhooks/signature.js';
-import { startHarness, waitFor, type Harness } from './test-fixtures/harness.js';
+import { startHarness, TEST_REDIS_URL, waitFor, type Harness } from './test-fixtures/harness.js';
 import { fakeFrame, mediaHandler, sha256Hex } from './test-fixtures/media-handler.js';
 
 type BatchView = ReturnType<typeof batchViewSchema.parse>;
@@ -333,6 +333,27 @@ describe('batches API (real Redis, BullMQ flows, local object store)', () => {
     // Alternating from the start: the small batch's 8 children are among the first 16 to run.
     expect(sequence.slice(0, 16).split('').filter((c) => c === 'B')).toHaveLength(8);
     expect(Date.parse(smallDone.finishedAt ?? '')).toBeLessThan(Date.parse(bigDone.finishedAt ?? ''));
+  });
+
+  it('closes a batch whose flow BullMQ can no longer complete (a lost child) through the sweep', async () => {
+    h = await startHarness({ objectStore: store, outputUrls: store, queue: { reconcileAfterMs: 0 } });
+    const batch = batchViewSchema.parse(await (await h.post('/v1/batches', { matrix: { type: 'image', model: 'digits', prompts: ['1'], seeds: [1, 2], steps: [1] } })).json());
+    const [lost, kept] = (await children(batch.id)).jobs;
+    // The child's BullMQ job vanishes (Redis trouble, a hand-made cleanup): its parent would wait forever.
+    const redis = createRedis(TEST_REDIS_URL, 'command');
+    await redis.multi().del(`${h.prefix}:image:${lost!.id}`).zrem(`${h.prefix}:image:prioritized`, lost!.id).exec();
+    await closeRedis(redis);
+    expect(jobViewSchema.parse(await (await h.request(`/v1/jobs/${lost!.id}`)).json()).error?.code).toBe('JOB_LOST');
+    await h.worker({ handler: mediaHandler(store) });
+    await waitFor(async () => (await getBatch(batch.id)).counts.succeeded === 1, 10_000, 'the other child');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await getBatch(batch.id)).status).toBe('finalizing');
+    expect(await h.api.batches.sweep({ quietMs: 0 })).toBe(1);
+    const done = await finished(batch.id);
+    expect(done).toMatchObject({ status: 'completed_with_errors', counts: { succeeded: 1, failed: 1 } });
+    expect(done.failed[0]?.jobId).toBe(lost!.id);
+    expect(kept?.id).toBeDefined();
+    expect(await h.api.batches.sweep({ quietMs: 0 })).toBe(0);
   });
 
   it('calls the batch webhook once, signed, when the batch ends', async () => {

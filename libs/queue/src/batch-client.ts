@@ -103,6 +103,12 @@ export interface BatchClient {
   prepareFinalization(id: string): Promise<FinalizationInput | undefined>;
   /** Closes the batch unless a retry reopened it meanwhile; schedules its webhook. */
   commitFinalization(input: FinalizationInput, outcome: FinalizationOutcome): Promise<boolean>;
+  /**
+   * Safety net for flows BullMQ can no longer complete (a child's BullMQ job was lost or removed
+   * by hand): every open batch among the newest `limit` whose children have all ended and that
+   * has not changed for `quietMs` gets a childless finalise job. Returns how many were queued.
+   */
+  sweep(options?: { quietMs?: number; limit?: number }): Promise<number>;
   /** Counts of batches by `open` and final state (for metrics). */
   stateCounts(): Promise<Record<'open' | BatchFinalStatus, number>>;
   close(): Promise<void>;

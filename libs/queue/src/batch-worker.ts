@@ -16,6 +16,8 @@ export interface BatchWorkerOptions extends QueueOptions {
   readonly finalize: (input: FinalizationInput) => Promise<FinalizationOutcome>;
   /** Batches finalised at once. @defaultValue 1 */
   readonly concurrency?: number;
+  /** How often to look for batches whose flow cannot complete (see `BatchClient.sweep`); 0 disables. @defaultValue 60000 */
+  readonly sweepIntervalMs?: number;
   /** Called after a batch was closed. */
   readonly onFinalized?: (batchId: string, status: BatchFinalStatus, ms: number) => void;
   readonly onError?: (err: unknown) => void;
@@ -53,6 +55,9 @@ export function startBatchWorker(options: BatchWorkerOptions): BatchWorker {
   );
   worker.on('error', onError);
   worker.on('failed', (_job, err) => onError(err));
+  const sweepMs = options.sweepIntervalMs ?? 60_000;
+  const sweeper = sweepMs > 0 ? setInterval(() => void options.batches.sweep({ quietMs: sweepMs }).catch(onError), sweepMs) : undefined;
+  sweeper?.unref();
   let closing: Promise<void> | undefined;
   return {
     waitUntilReady: async () => {
@@ -60,6 +65,7 @@ export function startBatchWorker(options: BatchWorkerOptions): BatchWorker {
     },
     close() {
       closing ??= (async () => {
+        clearInterval(sweeper);
         await worker.close().catch(onError);
         await closeRedis(connection);
       })();

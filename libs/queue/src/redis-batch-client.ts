@@ -399,6 +399,24 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
       return true;
     },
 
+    async sweep(sweepOptions = {}) {
+      const quietMs = sweepOptions.quietMs ?? 60_000;
+      const ids = await redis.zrevrangebylex(keys.batchIndex, '+', '-', 'LIMIT', 0, sweepOptions.limit ?? 200);
+      let queued = 0;
+      for (const id of ids) {
+        const record = await get(id);
+        if (!record || record.state !== 'open') continue;
+        const children = await readChildren(redis, keys, await memberIds(redis, keys, id), 'light');
+        if (children.some((c) => c.status === 'queued' || c.status === 'running')) continue;
+        const lastChange = Math.max(record.updatedAt, ...children.map((c) => c.finishedAt ?? 0));
+        if (Date.now() - lastChange < quietMs) continue;
+        // One sweep job per round (BullMQ ignores a duplicate id).
+        await queue.add('finalize', { batchId: id, round: record.round }, { ...batchParentOptions(), jobId: `${id}-r${record.round}-sweep` });
+        queued++;
+      }
+      return queued;
+    },
+
     async stateCounts() {
       const hash = await redis.hgetall(keys.batchStats);
       const out = { open: 0, completed: 0, completed_with_errors: 0, canceled: 0 } as Record<'open' | BatchFinalStatus, number>;

@@ -99,10 +99,11 @@ export function snapshotBuilder(source: SnapshotSource): () => Promise<Dashboard
   return async () => {
     const { jobs, batches } = source;
     const now = Date.now();
-    const [stats_, hosts, recent, failed, succeeded, batchPage] = await Promise.all([
+    const [stats_, hosts, running, recent, failed, succeeded, batchPage] = await Promise.all([
       lastHour(),
       listHostStatuses(jobs.redis, jobs.keys.prefix),
-      jobs.list({ limit: 25 }),
+      jobs.list({ status: 'running', limit: 20 }),
+      jobs.list({ limit: 100 }),
       jobs.list({ status: 'failed', limit: 15 }),
       jobs.list({ status: 'succeeded', limit: 12 }),
       batches ? batches.list({ limit: 8 }) : Promise.resolve({ batches: [], nextCursor: null }),
@@ -133,11 +134,26 @@ export function snapshotBuilder(source: SnapshotSource): () => Promise<Dashboard
       queues,
       hosts: hosts.map((h) => ({ ...h, heartbeatAgeMs: Math.max(0, now - h.lastHeartbeatAt), alive: now - h.lastHeartbeatAt <= 3 * h.heartbeatIntervalMs })),
       batches: batchViews,
-      jobs: recent.jobs.map(jobRow),
+      jobs: recentJobs(running.jobs, recent.jobs, 25).map(jobRow),
       failed: failed.jobs.map(jobRow),
       gallery,
     };
   };
+}
+
+/**
+ * The jobs panel: running jobs first, then the newest others — leaving out batch children still
+ * queued (a 1,000-child batch would otherwise fill the panel; its progress bar covers them).
+ */
+export function recentJobs(running: readonly JobRecord[], recent: readonly JobRecord[], limit: number): JobRecord[] {
+  const seen = new Set<string>();
+  const out: JobRecord[] = [];
+  for (const j of [...running, ...recent.filter((r) => !(r.batchId && r.status === 'queued'))]) {
+    if (seen.has(j.id) || out.length >= limit) continue;
+    seen.add(j.id);
+    out.push(j);
+  }
+  return out;
 }
 
 /** The dashboard's row of a job record. */
