@@ -292,10 +292,17 @@ export class ProcessRunner implements StageRunner {
     const bell = this.control.completion;
     for (;;) {
       const seen = bell.seq;
-      const done = expected.filter(([d, seq]) => this.control.done(d).seq === seq).length;
+      let done = 0;
+      let coreFree = false;
+      for (const [d, seq] of expected) {
+        if (this.control.done(d).seq !== seq) continue;
+        done += 1;
+        // Pinned beside device 0, only its completion frees our core; unpinned, any will do.
+        if (!this.savedAffinity || d === 0) coreFree = true;
+      }
       if (done === expected.length) return;
-      // Once a stage has finished, its core is free: poll instead of sleeping for the rest.
-      const spinUs = done > 0 ? this.options.coordinatorSpinUs : 0;
+      // Once a core is free, poll instead of sleeping for the rest (saves a futex wake-up).
+      const spinUs = coreFree ? this.options.coordinatorSpinUs : 0;
       const r = this.options.wait === 'sync' ? bell.wait(seen, { timeoutMs: this.options.crashCheckMs, spinUs }) : await bell.waitAsync(seen, { timeoutMs: this.options.crashCheckMs });
       if (r.status !== 'rung') this.assertAlive(expected.map(([d]) => d));
     }
