@@ -19,6 +19,9 @@ import { HAVE_CHROMIUM, launchChromium, pageErrors, screenshot } from '../apps/a
 import { deletePrefix, silentLogger, TEST_REDIS_URL } from '../apps/api/src/test-fixtures/harness.js';
 import { mediaHandler } from '../apps/api/src/test-fixtures/media-handler.js';
 
+/** What the tests read of an <img> (the test tsconfig has no DOM types). */
+type Img = { complete: boolean; naturalWidth: number };
+
 const KEY = 'dashboard-e2e-key-0123456789abcdef';
 
 describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium (timer worker)', () => {
@@ -86,12 +89,12 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium (timer worker)', () => {
     await page.locator('#queues tr[data-queue="image"]').waitFor();
     await page.locator('#queues tr[data-queue="video"]').waitFor();
     // A marker that a reload would wipe out.
-    await page.evaluate(() => Object.assign(window, { __noReload: 42 }));
+    await page.evaluate(() => Object.assign(globalThis, { __noReload: 42 }));
     // The wrong key's 401 was expected; from here on the page must run without errors.
     expect(errors.splice(0)).toEqual(['console: Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
   });
 
-  it('shows submitted jobs moving to succeeded, and their outputs in the gallery', async () => {
+  it('shows submitted jobs moving to succeeded, and their outputs in the gallery', { timeout: 180_000 }, async () => {
     const jobs = [];
     for (const prompt of ['1', 'two', '3']) jobs.push(await call('/v1/jobs', { type: 'image', model: 'digits', prompt, seed: 7, steps: 12, output: { scale: 4 } }));
     jobs.push(await call('/v1/jobs', { type: 'video', model: 'moving-digits', prompt: '4', seed: 8, steps: 12 }));
@@ -101,13 +104,13 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium (timer worker)', () => {
     await page.locator(`#gallery figure[data-job-id="${jobs[3]!.id}"] img`).waitFor({ timeout: 10_000 });
     // Served through signed /v1/files URLs: every preview decodes.
     await expect
-      .poll(() => page.locator('#gallery img').evaluateAll((imgs) => imgs.filter((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0).length), { timeout: 10_000 })
+      .poll(() => page.locator('#gallery img').evaluateAll((imgs) => imgs.filter((i) => (i as unknown as Img).complete && (i as unknown as Img).naturalWidth > 0).length), { timeout: 10_000 })
       .toBeGreaterThanOrEqual(4);
     await screenshot(page, 'dashboard-jobs-succeeded');
-    expect(await page.evaluate(() => (window as unknown as { __noReload?: number }).__noReload)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { __noReload?: number }).__noReload)).toBe(42);
   });
 
-  it('cancels a running job and retries a failed one from the page', async () => {
+  it('cancels a running job and retries a failed one from the page', { timeout: 180_000 }, async () => {
     const long = await call('/v1/jobs', { type: 'image', model: 'digits', prompt: '5', steps: 400 });
     await row('jobs', long.id, 'running').waitFor({ timeout: 15_000 });
     await row('jobs', long.id).locator('button[data-action="job-cancel"]').click();
@@ -125,10 +128,10 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium (timer worker)', () => {
       .then(async () => ((await call(`/v1/jobs/${bad.id}`)) as unknown as { retriedBy: string }).retriedBy);
     await row('jobs', retried, 'succeeded').waitFor({ timeout: 20_000 });
     await expect.poll(() => page.locator('#toast').textContent()).toContain('job retry');
-    expect(await page.evaluate(() => (window as unknown as { __noReload?: number }).__noReload)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { __noReload?: number }).__noReload)).toBe(42);
   });
 
-  it('shows a batch with a live progress bar until it completes, with its contact sheet', async () => {
+  it('shows a batch with a live progress bar until it completes, with its contact sheet', { timeout: 180_000 }, async () => {
     const batch = await call('/v1/batches', { name: 'e2e grid', matrix: { type: 'image', model: 'digits', prompts: ['0', '1', '2', '3'], seeds: [1, 2, 3], steps: [20] } });
     const batchRow = page.locator(`#batches tr[data-batch-id="${batch.id}"]`);
     await batchRow.waitFor({ timeout: 10_000 });
@@ -144,11 +147,11 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium (timer worker)', () => {
     // It moved through intermediate values on the page, live.
     expect([...seen].map(Number).filter((p) => p > 0 && p < 100).length).toBeGreaterThanOrEqual(2);
     await batchRow.locator('a.thumb img').waitFor();
-    expect(await batchRow.locator('a.thumb img').evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    expect(await batchRow.locator('a.thumb img').evaluate((i) => (i as unknown as Img).naturalWidth)).toBeGreaterThan(0);
     await screenshot(page, 'dashboard-batch-completed');
   });
 
-  it('pauses and resumes a queue, searches a job by id, and links to bull-board behind the same login', async () => {
+  it('pauses and resumes a queue, searches a job by id, and links to bull-board behind the same login', { timeout: 180_000 }, async () => {
     page.once('dialog', (d) => void d.accept());
     await page.locator('#queues tr[data-queue="image"] button[data-action="queue-pause"]').click();
     await page.locator('#queues tr[data-queue="image"][data-paused="true"]').waitFor({ timeout: 10_000 });
@@ -168,7 +171,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium (timer worker)', () => {
     const board = await page.context().newPage();
     const res = await board.goto(`${api.url}/admin/queues`);
     expect(res?.status()).toBe(200);
-    await board.waitForFunction(() => document.body.innerText.includes('image'), undefined, { timeout: 15_000 });
+    await board.waitForFunction(() => (globalThis as unknown as { document: { body: { innerText: string } } }).document.body.innerText.includes('image'), undefined, { timeout: 15_000 });
     await screenshot(board, 'bull-board');
     await board.close();
     const anonymous = await fetch(`${api.url}/admin/queues/api/queues`, { redirect: 'manual' });

@@ -20,6 +20,9 @@ import { HAVE_CHROMIUM, launchChromium, pageErrors, screenshot } from '../apps/a
 import { HAVE_GPU_HOST, spawnGpuHost, type GpuHostProcess } from '../apps/api/src/test-fixtures/gpu-host-process.js';
 import { deletePrefix, silentLogger, TEST_REDIS_URL } from '../apps/api/src/test-fixtures/harness.js';
 
+/** What the tests read of an <img> (the test tsconfig has no DOM types). */
+type Img = { complete: boolean; naturalWidth: number };
+
 const KEY = 'dashboard-gpu-key-0123456789abcdef';
 
 describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with the real GPU host', () => {
@@ -62,7 +65,7 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with th
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1500, height: 1100 } })).newPage();
     errors = pageErrors(page);
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -71,23 +74,23 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with th
     await store?.close();
     await deletePrefix(prefix);
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 120_000);
 
-  it('logs in through a ?key= link and shows the host, its group and stage processes', async () => {
+  it('logs in through a ?key= link and shows the host, its group and stage processes', { timeout: 120_000 }, async () => {
     await page.goto(`${api.url}/dashboard?key=${KEY}`);
     expect(new URL(page.url()).search).toBe('');
     await page.locator('#live[data-state="live"]').waitFor({ timeout: 20_000 });
     const card = page.locator('#hosts [data-host-id="e2e-host"]');
     await card.waitFor({ timeout: 20_000 });
     await expect.poll(() => card.locator('.chip').allTextContents()).toEqual(['cpu[0]', 'cpu[1]']);
-    await page.evaluate(() => Object.assign(window, { __noReload: 7 }));
+    await page.evaluate(() => Object.assign(globalThis, { __noReload: 7 }));
   });
 
-  it('shows jobs and a batch moving to succeeded live, with the running job and steps/s on the host card', async () => {
-    const long = await call('/v1/jobs', { type: 'video', model: 'moving-digits', prompt: '8', steps: 60, parallel: { mode: 'async' } });
+  it('shows jobs and a batch moving to succeeded live, with the running job and steps/s on the host card', { timeout: 400_000 }, async () => {
+    const long = await call('/v1/jobs', { type: 'video', model: 'moving-digits', prompt: '8', steps: 300, parallel: { mode: 'async' } });
     const card = page.locator('#hosts [data-host-id="e2e-host"]');
     await card.locator(`.group-jobs li[data-job-id="${long.id}"]`).waitFor({ timeout: 60_000 });
-    await expect.poll(async () => (await card.locator('.group-jobs li').first().textContent()) ?? '', { timeout: 30_000 }).toMatch(/step [1-9]\d*\/60 · \d+\.\d steps\/s/);
+    await expect.poll(async () => (await card.locator('.group-jobs li').first().textContent()) ?? '', { timeout: 30_000 }).toMatch(/step [1-9]\d*\/300 · \d+\.\d steps\/s/);
     await expect.poll(() => card.locator('table.stages tbody tr').count()).toBeGreaterThanOrEqual(2);
     await screenshot(page, 'dashboard-gpu-host-running');
     const jobs = [];
@@ -97,12 +100,12 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with th
     const batchRow = page.locator(`#batches tr[data-batch-id="${batch.id}"][data-status="completed"]`);
     await batchRow.waitFor({ timeout: 180_000 });
     await batchRow.locator('a.thumb img').waitFor();
-    await expect.poll(() => page.locator('#gallery img').evaluateAll((imgs) => imgs.filter((i) => (i as HTMLImageElement).naturalWidth > 0).length)).toBeGreaterThanOrEqual(4);
+    await expect.poll(() => page.locator('#gallery img').evaluateAll((imgs) => imgs.filter((i) => (i as unknown as Img).naturalWidth > 0).length)).toBeGreaterThanOrEqual(4);
     await screenshot(page, 'dashboard-gpu-host-done');
-    expect(await page.evaluate(() => (window as unknown as { __noReload?: number }).__noReload)).toBe(7);
+    expect(await page.evaluate(() => (globalThis as unknown as { __noReload?: number }).__noReload)).toBe(7);
   });
 
-  it('cancels a running job and retries a failed one from the page', async () => {
+  it('cancels a running job and retries a failed one from the page', { timeout: 300_000 }, async () => {
     const long = await call('/v1/jobs', { type: 'video', model: 'moving-digits', prompt: '6', steps: 400, parallel: { mode: 'sequential' } });
     await row('jobs', long.id, 'running').waitFor({ timeout: 60_000 });
     await row('jobs', long.id).locator('button[data-action="job-cancel"]').click();

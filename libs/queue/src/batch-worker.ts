@@ -55,6 +55,7 @@ export function startBatchWorker(options: BatchWorkerOptions): BatchWorker {
   );
   worker.on('error', onError);
   worker.on('failed', (_job, err) => onError(err));
+  const started = worker.waitUntilReady().then(() => undefined, () => undefined);
   const sweepMs = options.sweepIntervalMs ?? 60_000;
   const sweeper = sweepMs > 0 ? setInterval(() => void options.batches.sweep({ quietMs: sweepMs }).catch(onError), sweepMs) : undefined;
   sweeper?.unref();
@@ -66,6 +67,7 @@ export function startBatchWorker(options: BatchWorkerOptions): BatchWorker {
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
+        await Promise.race([started, new Promise((r) => setTimeout(r, 2000).unref())]);
         await worker.close().catch(onError);
         await closeRedis(connection);
       })();

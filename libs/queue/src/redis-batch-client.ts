@@ -47,6 +47,10 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
     JOB_KINDS.map((kind) => [kind, new Queue<QueueJobData>(queueNameFor(kind), { connection: bullConnection, prefix: resolved.prefix, defaultJobOptions: bullJobOptions(resolved) })]),
   ) as Record<JobKind, Queue<QueueJobData>>;
   for (const q of Object.values(jobQueues)) q.on('error', onError);
+  // BullMQ does not settle the start-up (INFO) of an object on a shared connection that is closed
+  // while it runs: observe each, and let close() wait for them (bounded), so a quick close never
+  // leaves an unhandled rejection behind.
+  const started = [flows, queue, ...Object.values(jobQueues)].map((o) => o.waitUntilReady().then(() => undefined, () => undefined));
   const ttl = resolved.recordTtlSec;
   let closing: Promise<void> | undefined;
 
@@ -426,6 +430,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
 
     close() {
       closing ??= (async () => {
+        await Promise.race([Promise.all(started), new Promise((r) => setTimeout(r, 2000).unref())]);
         for (const step of [() => flows.close(), () => queue.close(), ...Object.values(jobQueues).map((q) => () => q.close()), () => bus.close(), () => closeRedis(bullConnection)]) {
           try {
             await step();

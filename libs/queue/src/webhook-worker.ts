@@ -62,6 +62,9 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     const finalAttempt = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
     if (finalAttempt) options.onGiveUp?.(toDelivery(job), err);
   });
+  // BullMQ leaves the start-up (INFO) of a worker's connections unobserved when it is closed
+  // meanwhile: observe it, and let close() wait for it (bounded).
+  const started = worker.waitUntilReady().then(() => undefined, () => undefined);
   let closing: Promise<void> | undefined;
   return {
     waitUntilReady: async () => {
@@ -69,6 +72,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     },
     close() {
       closing ??= (async () => {
+        await Promise.race([started, new Promise((r) => setTimeout(r, 2000).unref())]);
         await worker.close().catch(onError);
         await closeRedis(connection);
       })();
