@@ -1,5 +1,6 @@
 /**
- * @asyncdiff/api — the REST API of the fleet: validates, enqueues and reports jobs. Embed it
+ * @asyncdiff/api — the REST API of the fleet: validates, enqueues and reports jobs and batches,
+ * finalises batches (manifest, contact sheet), and serves the ops dashboard. Embed it
  * with `createApp` (bring your own server) or `startApi` (listens, delivers webhooks); `main.ts`
  * runs it standalone.
  */
@@ -14,5 +15,10 @@ export { ApiError, HTTP_STATUS, toApiError, type ApiErrorCode } from './errors.j
 export { createApiMetrics, type ApiMetrics } from './metrics/api-metrics.js';
 export { API_ROUTES, openApiDocument } from './openapi/document.js';
 export { errorSchema, jobListSchema, jobViewSchema, modelListSchema } from './openapi/schemas.js';
+export { batchJobListSchema, batchListSchema, batchRetrySchema, batchViewSchema } from './openapi/schemas.js';
+export type { ArtifactView, BatchView } from './views/batch-view.js';
+export { createBatchFinalizer, type ArtifactStore, type BatchFinalizerOptions } from './batches/finalizer.js';
+export { DASHBOARD_PATH } from './dashboard/routes.js';
+export { BULL_BOARD_PATH } from './dashboard/bull-board.js';
 export type { JobView, OutputView } from './views/job-view.js';
 export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './webhooks/signature.js';

@@ -95,6 +95,8 @@ describe('job worker (real Redis, timer-based handler)', () => {
     expect(done.timings['runMs']).toBeGreaterThanOrEqual(320);
     expect(done.timings['queueMs']).toBeGreaterThanOrEqual(0);
     expect(done.startedAt).toBeLessThanOrEqual(done.finishedAt ?? 0);
+    // The record changes first, its event is published right after: wait for it.
+    await waitFor(() => events.some((e) => e.jobId === job.id && e.type === 'state' && e.status === 'succeeded'), 5000, 'succeeded event');
     const mine = events.filter((e) => e.jobId === job.id);
     expect(mine.filter((e) => e.type === 'progress').map((e) => (e.type === 'progress' ? e.progress.step : 0))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(mine.filter((e) => e.type === 'state').map((e) => (e.type === 'state' ? e.status : ''))).toEqual(['queued', 'running', 'succeeded']);
