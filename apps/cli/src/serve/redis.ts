@@ -25,9 +25,7 @@ export async function resolveRedis(env: NodeJS.ProcessEnv, varDir: string, log: 
   }
   const local = 'redis://127.0.0.1:6379';
   if (await probeRedis(local, 500)) return { url: local, origin: 'local', close: async () => undefined };
-  if (spawnSync('redis-server', ['--version']).error) {
-    throw new Error('no Redis answers at 127.0.0.1:6379 and redis-server is not installed: apt-get install -y redis-server, or set REDIS_URL');
-  }
+  if (spawnSync('redis-server', ['--version']).error) installRedis(log);
   const port = await freePort();
   const dir = path.resolve(varDir, 'redis');
   mkdirSync(dir, { recursive: true });
@@ -55,6 +53,25 @@ export async function resolveRedis(env: NodeJS.ProcessEnv, varDir: string, log: 
   }
   child.kill('SIGKILL');
   throw new Error(`redis-server did not answer on port ${port}`);
+}
+
+/**
+ * A fresh machine of ours has Debian's package index but maybe no Redis: as root, install it
+ * (that is what makes `npm start` one command); otherwise say exactly what to do.
+ */
+function installRedis(log: (s: string) => void): void {
+  const root = process.getuid?.() === 0;
+  if (!root || spawnSync('apt-get', ['--version']).error) {
+    throw new Error('no Redis answers at 127.0.0.1:6379 and redis-server is not installed: run `apt-get install -y redis-server` (as root), or set REDIS_URL');
+  }
+  log('redis-server is not installed: apt-get install -y redis-server');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', '-qq', 'redis-server'], { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    r = spawnSync('apt-get', ['install', '-y', '-qq', 'redis-server'], { stdio: 'inherit', env });
+  }
+  if (r.status !== 0 || spawnSync('redis-server', ['--version']).error) throw new Error('could not install redis-server; install it or set REDIS_URL');
 }
 
 function freePort(): Promise<number> {
