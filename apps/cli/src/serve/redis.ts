@@ -17,14 +17,13 @@ export interface RedisSource {
  * DESIGN.md §5: `REDIS_URL` if set, else 127.0.0.1:6379 if it answers, else a private
  * `redis-server` child with its data under `var/redis` (AOF on, `noeviction`, as BullMQ needs).
  */
-export async function resolveRedis(env: NodeJS.ProcessEnv, varDir: string, log: (s: string) => void): Promise<RedisSource> {
+export async function resolveRedis(env: NodeJS.ProcessEnv, varDir: string, log: (s: string) => void, localUrl = 'redis://127.0.0.1:6379'): Promise<RedisSource> {
   const given = env['REDIS_URL'];
   if (given) {
     if (!(await probeRedis(given, 2000))) throw new Error(`REDIS_URL=${given} does not answer`);
     return { url: given, origin: 'REDIS_URL', close: async () => undefined };
   }
-  const local = 'redis://127.0.0.1:6379';
-  if (await probeRedis(local, 500)) return { url: local, origin: 'local', close: async () => undefined };
+  if (await probeRedis(localUrl, 500)) return { url: localUrl, origin: 'local', close: async () => undefined };
   if (spawnSync('redis-server', ['--version']).error) installRedis(log);
   const port = await freePort();
   const dir = path.resolve(varDir, 'redis');
@@ -62,7 +61,7 @@ export async function resolveRedis(env: NodeJS.ProcessEnv, varDir: string, log: 
 function installRedis(log: (s: string) => void): void {
   const root = process.getuid?.() === 0;
   if (!root || spawnSync('apt-get', ['--version']).error) {
-    throw new Error('no Redis answers at 127.0.0.1:6379 and redis-server is not installed: run `apt-get install -y redis-server` (as root), or set REDIS_URL');
+    throw new Error('no Redis answers and redis-server is not installed: run "apt-get install -y redis-server" (as root), or set REDIS_URL');
   }
   log('redis-server is not installed: apt-get install -y redis-server');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
