@@ -7,6 +7,7 @@ judged by the eval classifier at several guidance scales; those numbers pick the
 guidance and go into the model card.
 """
 import argparse
+import os
 import time
 
 import torch
@@ -111,6 +112,8 @@ def main():
     d = model_dir(cfg['name'])
     shape = (1, data.FRAMES, data.SIZE, data.SIZE) if a.kind == 'video' else (1, data.SIZE, data.SIZE)
     ex = (torch.randn(2, *shape), torch.tensor([500.0, 10.0]), torch.tensor([3, 10]))
+    # The EMA weights are also kept (not shipped) so a model can be re-exported without retraining.
+    torch.save(ema.state_dict(), os.path.join(os.path.dirname(CLASSIFIER_PT), f'{cfg["name"]}-ema.pt'))
     exported = export_onnx(ema, ex, f'{d}/model.onnx', ['sample', 'timestep', 'class_labels'], ['eps'])
     _, grid = judge(ema, clf, a.kind, guidance, 8, seed=99)
     if a.kind == 'video':
