@@ -92,7 +92,8 @@ seed 1234) at each guidance scale, measured on the EMA weights during training:
 
 {'![samples](samples.gif) (first frames: ![first frames](samples-first-frames.png))' if kind == 'video' else '![samples](samples.png)'}
 
-(8 samples per class, columns are classes 0-9, guidance {m['defaults']['guidance']}.)
+(8 samples per class, columns are classes 0-9, seeds 0-79, guidance {m['defaults']['guidance']}, 50 DDIM steps, drawn by the
+shipped TypeScript pipeline: `asyncdiff eval --model {name} --grid ...`; the training script's own grid is overwritten.)
 """
 
 

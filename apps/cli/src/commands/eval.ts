@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 import { formatPerClassTable, openEvaluator } from '@asyncdiff/eval';
+import { contactSheet, encodeGif, encodePng, framesOf, type FrameInput } from '@asyncdiff/media';
 import { findModelPackage, type ModelPackage } from '@asyncdiff/models';
 import { SCHEDULER_KINDS, type SchedulerKind } from '@asyncdiff/schedulers';
 import { Engine, resolveParallel } from '@asyncdiff/stages';
@@ -28,6 +29,8 @@ consistency and motion of the digit.
   --mode/--stages/--stride/--warmup/--time-shift   engine configuration (default sequential)
   --compare-sequential      also generate sequentially and report PSNR/SSIM against it
   --card                    write the results into models/<name>/MODEL_CARD.md
+  --grid <file>             also write a sample grid (8 rows × one column per class) at the
+                            model's default guidance (else the first): .png for images, .gif for video
   --json                    machine-readable output`;
 
 interface EvalRow {
@@ -48,6 +51,7 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
     batch: { type: 'string' },
     'compare-sequential': { type: 'boolean' },
     card: { type: 'boolean' },
+    grid: { type: 'string' },
     json: { type: 'boolean' },
     ...parallelFlagDefs,
   });
@@ -80,6 +84,9 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
         const ref = seqEngine ? await generateSet(seqEngine, classIds, opts) : undefined;
         bar.end();
         rows.push({ guidance, quality: await measureQuality(evaluator, set, ref), ms: set.ms });
+        const gridFile = stringFlag(f, 'grid');
+        const gridGuidance = guidances.includes(model.defaults.guidance) ? model.defaults.guidance : guidances[0];
+        if (gridFile && guidance === gridGuidance) writeGrid(gridFile, model, set.latents, classIds.length);
       }
     } finally {
       await engine.close();
@@ -98,6 +105,17 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
     if (best) out(`\nper class at guidance ${best.guidance}:\n${formatPerClassTable(best.quality.perClass)}`);
   }
   if (boolFlag(f, 'card')) writeCard(model, header, rows);
+}
+
+/** The first 8 samples of every class as a grid (balancedClasses interleaves classes, so the
+ * first 8 × classes samples are 8 rows of one sample per class). */
+function writeGrid(file: string, model: ModelPackage, latents: Float32Array, count: number): void {
+  const columns = model.classes.length;
+  const take = Math.min(count, 8 * columns);
+  const items = framesOf(latents.subarray(0, take * model.sampleDims.reduce((a, b) => a * b, 1)), take, model.sampleDims);
+  const sheet = (frame: number): ReturnType<typeof contactSheet> => contactSheet(items.map((fr) => fr[frame] as FrameInput), { columns, scale: 4, gapPx: 1, background: 64 });
+  if (model.kind === 'image') writeFileSync(file, encodePng(sheet(0)));
+  else writeFileSync(file, encodeGif(Array.from({ length: model.frames }, (_, i) => sheet(i)), { delayMs: 120 }));
 }
 
 function describe(p: ReturnType<typeof resolveParallel>): string {
