@@ -12,6 +12,16 @@ describe('solveBalancedCut', () => {
     expect(cut.optimalSlowestMs).toBeCloseTo(4);
   });
 
+  it('gives the first segment less work when it starts later (firstSegmentExtraMs)', () => {
+    const even = solveBalancedCut({ itemCostMs: Array(10).fill(1), sharedCostMs: [], itemShared: Array(10).fill([]), cutPenalty: none(10), stages: 2, tolerance: 0 });
+    expect(even.starts).toEqual([0, 5]);
+    const late = solveBalancedCut({ itemCostMs: Array(10).fill(1), sharedCostMs: [], itemShared: Array(10).fill([]), cutPenalty: none(10), stages: 2, tolerance: 0, firstSegmentExtraMs: 2 });
+    // 4 + 2 = 6 = 6 beats 5 + 2 = 7; reported costs exclude the delay.
+    expect(late.starts).toEqual([0, 4]);
+    expect(late.segmentCostMs).toEqual([4, 6]);
+    expect(late.optimalSlowestMs).toBeCloseTo(6);
+  });
+
   it('minimises the slowest segment for uneven items', () => {
     const items = [5, 1, 1, 1, 1, 1, 4, 4];
     const cut = solveBalancedCut({ itemCostMs: items, sharedCostMs: [], itemShared: items.map(() => []), cutPenalty: none(8), stages: 3, tolerance: 0 });

@@ -33,6 +33,8 @@ export interface BalancedCutProblem {
   readonly stages: number;
   /** Relative slack over the optimal slowest segment allowed for fewer/smaller transfers. */
   readonly tolerance: number;
+  /** Added to the first segment's cost: it starts this much later than the others (see SplitModelOptions.firstStageDelayMs). */
+  readonly firstSegmentExtraMs?: number;
 }
 
 /** Output of {@link solveBalancedCut}. */
@@ -100,7 +102,8 @@ export function solveBalancedCut(problem: BalancedCutProblem): BalancedCut {
     j = v.from;
   }
   const ends = [...starts.slice(1), m];
-  return { starts, segmentCostMs: starts.map((s, k) => segments.cost(s, ends[k] as number)), optimalSlowestMs: optimal };
+  const extra = problem.firstSegmentExtraMs ?? 0;
+  return { starts, segmentCostMs: starts.map((s, k) => segments.cost(s, ends[k] as number) - (s === 0 ? extra : 0)), optimalSlowestMs: optimal };
 }
 
 function better(a: { nonFloat: number; bytes: number; slowest: number }, b: { nonFloat: number; bytes: number; slowest: number }): boolean {
@@ -148,7 +151,7 @@ class SegmentCosts {
   scan(i: number, maxEnd: number, limit: number, visit: (j: number, cost: number) => void): void {
     const { itemCostMs, sharedCostMs, itemShared } = this.problem;
     const stamp = ++this.stamp;
-    let cost = 0;
+    let cost = i === 0 ? (this.problem.firstSegmentExtraMs ?? 0) : 0;
     for (let j = i; j < maxEnd; j++) {
       cost += itemCostMs[j] as number;
       for (const s of itemShared[j] ?? []) {

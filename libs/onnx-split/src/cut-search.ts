@@ -23,6 +23,8 @@ export interface CutSearch {
   readonly nodeCostMs: readonly number[];
   readonly stages: number;
   readonly tolerance: number;
+  /** Stage 0 starts this much later than the others in a parallel step; it gets that much less work. */
+  readonly firstStageDelayMs: number;
   /** Extra rounds that re-cut after timing the stages alone (0: profile costs only). */
   readonly calibrationRounds: number;
   /** Times each stage of a layout alone; null when timing is off or impossible. */
@@ -50,6 +52,7 @@ export async function searchBalancedCut(search: CutSearch): Promise<CutSearchRes
       cutPenalty: penalties,
       stages: search.stages,
       tolerance: search.tolerance,
+      firstSegmentExtraMs: search.firstStageDelayMs,
     });
     const signature = cut.starts.join(',');
     if (seen.has(signature)) break; // converged
@@ -66,7 +69,7 @@ export async function searchBalancedCut(search: CutSearch): Promise<CutSearchRes
     if (measuredMs === null) break;
     rescale(costs, layout, measuredMs);
   }
-  const best = candidates.reduce((b, c) => (slowest(c) < slowest(b) ? c : b));
+  const best = candidates.reduce((b, c) => (slowest(c, search.firstStageDelayMs) < slowest(b, search.firstStageDelayMs) ? c : b));
   return { best, profileOptimalSlowestMs: (candidates[0] as CutCandidate).optimalSlowestMs, cutsTried: candidates.length };
 }
 
@@ -78,8 +81,8 @@ export interface CutSearchResult {
   readonly cutsTried: number;
 }
 
-function slowest(c: CutCandidate): number {
-  return c.measuredMs ? Math.max(...c.measuredMs) : c.optimalSlowestMs;
+function slowest(c: CutCandidate, firstStageDelayMs: number): number {
+  return c.measuredMs ? Math.max(...c.measuredMs.map((ms, k) => ms + (k === 0 ? firstStageDelayMs : 0))) : c.optimalSlowestMs;
 }
 
 /** Scales node costs so each stage's predicted cost matches its measured time. */

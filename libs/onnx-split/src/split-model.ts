@@ -56,6 +56,7 @@ export async function splitModel(options: SplitModelOptions): Promise<SplitResul
     costSource,
     nodeCosts: o.nodeCostsMs ? hashJson(o.nodeCostsMs) : null,
     tolerance: o.balanceTolerance,
+    ...(o.firstStageDelayMs > 0 && { firstStageDelayMs: o.firstStageDelayMs }),
     profileLevel: o.profile?.graphOptimizationLevel ?? null,
     profileThreads: o.profile?.intraOpNumThreads ?? null,
     measureStages: o.measureStages,
@@ -107,6 +108,7 @@ export async function splitModel(options: SplitModelOptions): Promise<SplitResul
         nodeCostMs,
         stages: o.stages,
         tolerance: o.balanceTolerance,
+        firstStageDelayMs: o.firstStageDelayMs,
         calibrationRounds: o.measureStages ? o.calibrationRounds : 0,
         timeStages: async (candidate, round) => {
           const path = (k: number): string => {

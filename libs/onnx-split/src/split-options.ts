@@ -69,6 +69,13 @@ export interface SplitModelOptions {
    */
   balanceTolerance?: number;
   /**
+   * In a parallel AsyncDiff step stage 0 waits for the sampler's new latent while the others can
+   * start on the previous step's boundary tensors; it starts this much later, so the balanced cut
+   * gives it this much less work (ms, in the units of the node costs).
+   * @defaultValue 0
+   */
+  firstStageDelayMs?: number;
+  /**
    * Time each stage on its own in ORT after the split (fills `measuredRunMs`). Needs profiling.
    * @defaultValue true
    */
@@ -104,6 +111,7 @@ export interface ResolvedSplitModelOptions {
   readonly nodeCostsMs: Readonly<Record<string, number>> | null;
   readonly profile: Required<SplitProfileOptions> | null;
   readonly balanceTolerance: number;
+  readonly firstStageDelayMs: number;
   readonly measureStages: boolean;
   readonly calibrationRounds: number;
   readonly cacheDir: string;
@@ -152,6 +160,10 @@ export function resolveSplitModelOptions(options: SplitModelOptions): ResolvedSp
       if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) fail('SPLIT_INVALID_OPTION', `nodeCostsMs.${name}`, `nodeCostsMs.${name} must be a finite number ≥ 0`);
     }
   }
+  const firstStageDelayMs = options.firstStageDelayMs ?? 0;
+  if (typeof firstStageDelayMs !== 'number' || !(firstStageDelayMs >= 0) || firstStageDelayMs > 1000) {
+    fail('SPLIT_INVALID_OPTION', 'firstStageDelayMs', 'firstStageDelayMs must be a number of ms from 0 to 1000');
+  }
   const balanceTolerance = options.balanceTolerance ?? 0.03;
   if (typeof balanceTolerance !== 'number' || !(balanceTolerance >= 0) || balanceTolerance > 1) {
     fail('SPLIT_INVALID_OPTION', 'balanceTolerance', 'balanceTolerance must be a number from 0 to 1');
@@ -170,6 +182,7 @@ export function resolveSplitModelOptions(options: SplitModelOptions): ResolvedSp
     nodeCostsMs: options.nodeCostsMs ?? null,
     profile,
     balanceTolerance,
+    firstStageDelayMs,
     measureStages: profile !== null && (options.measureStages ?? true),
     calibrationRounds,
     cacheDir: resolve(options.cacheDir ?? join(dirname(modelPath), 'splits')),

@@ -57,6 +57,9 @@ export async function splitForModel(model: ModelPackage, stages: number, options
     // misjudges how fused stages run; calibration re-cuts on stages timed as they will run.
     profile: { runs: 20 },
     calibrationRounds: 3,
+    // Stage 0 waits for the sampler's math and a futex wake-up (≈ 40–90 µs measured on the 2-core
+    // dev VM, bench/RESULTS.md) while later stages start on the previous step's outputs.
+    firstStageDelayMs: 0.1,
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
     ...(options.assignment ? { assignment: options.assignment } : {}),
   });
