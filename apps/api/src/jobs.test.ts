@@ -1,3 +1,4 @@
+import { findModelPackage } from '@asyncdiff/models';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { errorSchema, jobListSchema, jobViewSchema, modelListSchema } from './index.js';
@@ -16,7 +17,7 @@ describe('jobs API (real Redis, real HTTP)', () => {
     const job = jobViewSchema.parse(await res.json());
     expect(res.headers.get('location')).toBe(`/v1/jobs/${job.id}`);
     expect(job).toMatchObject({ status: 'queued', type: 'image', queuePosition: 1, attempts: 0, outputs: [], error: null });
-    expect(job.spec).toMatchObject({ seed: 7, classId: 7, count: 2, steps: 5, guidance: 1, scheduler: 'ddim' });
+    expect(job.spec).toMatchObject({ seed: 7, classId: 7, count: 2, steps: 5, guidance: findModelPackage('digits').defaults.guidance, scheduler: 'ddim' });
     expect(job.links).toEqual({ self: `/v1/jobs/${job.id}`, events: `/v1/jobs/${job.id}/events`, cancel: `/v1/jobs/${job.id}/cancel` });
 
     await h.worker();

@@ -1,3 +1,4 @@
+import { findModelPackage } from '@asyncdiff/models';
 import { describe, expect, it } from 'vitest';
 
 import { createModelCatalog, JobSpecError, resolveJobSpec, type SpecIssue } from './index.js';
@@ -25,7 +26,7 @@ describe('resolveJobSpec', () => {
       classId: 7,
       seed: 1234,
       steps: 50,
-      guidance: 1,
+      guidance: findModelPackage('digits').defaults.guidance,
       scheduler: 'ddim',
       count: 1,
       output: { format: 'png', scale: 8 },
