@@ -108,6 +108,22 @@ function table(section, headings, empty, emptyText) {
   return tbody;
 }
 
+/**
+ * A section's item container (a div of class `cls`, created once), or an empty-state line when
+ * there is nothing to show.
+ * @param {string} section @param {string} cls @param {boolean} empty @param {string} emptyText
+ * @returns {Element | null} the container, or null when empty
+ */
+function panel(section, cls, empty, emptyText) {
+  const host = body(section);
+  if (empty) {
+    host.replaceChildren(el('p', { class: 'empty', text: emptyText }));
+    return null;
+  }
+  if (!host.querySelector(`.${cls}`)) host.replaceChildren(el('div', { class: cls }));
+  return host.querySelector(`.${cls}`);
+}
+
 // ---------------------------------------------------------------- formatting
 
 /** @param {number | null | undefined} ms */
@@ -179,13 +195,7 @@ function renderQueues(queues) {
 
 /** @param {HostRow[]} hosts */
 function renderHosts(hosts) {
-  const host = body('hosts');
-  if (!hosts.length) {
-    host.replaceChildren(el('p', { class: 'empty', text: 'No GPU host is sending heartbeats.' }));
-    return;
-  }
-  if (!host.querySelector('.hosts')) host.replaceChildren(el('div', { class: 'hosts' }));
-  const list = host.querySelector('.hosts');
+  const list = panel('hosts', 'hosts', !hosts.length, 'No GPU host is sending heartbeats.');
   if (!list) return;
   reconcile(list, hosts, (h) => h.hostId, (h) =>
     el('article', { class: `host ${h.alive ? '' : 'stale'}`, 'data-host-id': h.hostId }, [
@@ -327,13 +337,7 @@ function renderFailed(jobs) {
 
 /** @param {GalleryItem[]} items */
 function renderGallery(items) {
-  const host = body('gallery');
-  if (!items.length) {
-    host.replaceChildren(el('p', { class: 'empty', text: 'No outputs yet.' }));
-    return;
-  }
-  if (!host.querySelector('.gallery')) host.replaceChildren(el('div', { class: 'gallery' }));
-  const grid = host.querySelector('.gallery');
+  const grid = panel('gallery', 'gallery', !items.length, 'No outputs yet.');
   if (!grid) return;
   // Signed URLs change on every snapshot: key and compare by job only, so previews do not reload.
   reconcile(grid, items.map((i) => ({ ...i, url: '' })), (i) => i.jobId, (i) => {

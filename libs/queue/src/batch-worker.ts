@@ -2,6 +2,7 @@ import { Worker } from 'bullmq';
 
 import type { BatchClient, FinalizationInput, FinalizationOutcome } from './batch-client.js';
 import { BATCH_QUEUE_NAME, type BatchJobData } from './batch-queue.js';
+import { observeStartup } from './bull-queues.js';
 import type { BatchFinalStatus } from './batch-record.js';
 import { resolveQueueOptions, type QueueOptions } from './options.js';
 import { closeRedis, createRedis } from './redis.js';
@@ -55,7 +56,7 @@ export function startBatchWorker(options: BatchWorkerOptions): BatchWorker {
   );
   worker.on('error', onError);
   worker.on('failed', (_job, err) => onError(err));
-  const started = worker.waitUntilReady().then(() => undefined, () => undefined);
+  const settleStartup = observeStartup([worker]);
   const sweepMs = options.sweepIntervalMs ?? 60_000;
   const sweeper = sweepMs > 0 ? setInterval(() => void options.batches.sweep({ quietMs: sweepMs }).catch(onError), sweepMs) : undefined;
   sweeper?.unref();
@@ -67,7 +68,7 @@ export function startBatchWorker(options: BatchWorkerOptions): BatchWorker {
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
-        await Promise.race([started, new Promise((r) => setTimeout(r, 2000).unref())]);
+        await settleStartup();
         await worker.close().catch(onError);
         await closeRedis(connection);
       })();

@@ -31,3 +31,15 @@ export function bullJobOptions(options: ResolvedQueueOptions): JobsOptions {
 export function createBullQueue<T>(name: string, connection: Redis, options: ResolvedQueueOptions, defaults: JobsOptions): Queue<T> {
   return new Queue<T>(name, { connection, prefix: options.prefix, defaultJobOptions: defaults });
 }
+
+/**
+ * BullMQ does not settle the start-up (INFO) of a Queue/Worker/FlowProducer that is closed while
+ * it runs, which surfaces as an unhandled rejection. Observe the start-up of each object now;
+ * the returned function waits for them (at most `ms`) and is called first thing in `close()`.
+ */
+export function observeStartup(objects: readonly { waitUntilReady(): Promise<unknown> }[], ms = 2000): () => Promise<void> {
+  const started = Promise.all(objects.map((o) => o.waitUntilReady().then(() => undefined, () => undefined)));
+  return async () => {
+    await Promise.race([started, new Promise((r) => setTimeout(r, ms).unref())]);
+  };
+}

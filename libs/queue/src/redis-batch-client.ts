@@ -11,7 +11,7 @@ import { batchFromHash, batchToHash, BATCH_FINAL_STATUSES, type BatchFinalStatus
 import { commitBatchScript, createBatchScript, reopenBatchScript } from './batch-scripts.js';
 import { resolveBatchRequest, type BatchRequest } from './batch-spec.js';
 import { countChildren, finalStatusOf, summarizeBatch } from './batch-summary.js';
-import { bullJobOptions, queueNameFor, type QueueJobData } from './bull-queues.js';
+import { bullJobOptions, observeStartup, queueNameFor, type QueueJobData } from './bull-queues.js';
 import { canonicalJson } from './canonical-json.js';
 import { BatchNotFoundError, EnqueueError, IdempotencyConflictError, InvalidArgumentError, JobNotFoundError, NotRetryableError } from './errors.js';
 import { createEventBus } from './event-bus.js';
@@ -47,10 +47,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
     JOB_KINDS.map((kind) => [kind, new Queue<QueueJobData>(queueNameFor(kind), { connection: bullConnection, prefix: resolved.prefix, defaultJobOptions: bullJobOptions(resolved) })]),
   ) as Record<JobKind, Queue<QueueJobData>>;
   for (const q of Object.values(jobQueues)) q.on('error', onError);
-  // BullMQ does not settle the start-up (INFO) of an object on a shared connection that is closed
-  // while it runs: observe each, and let close() wait for them (bounded), so a quick close never
-  // leaves an unhandled rejection behind.
-  const started = [flows, queue, ...Object.values(jobQueues)].map((o) => o.waitUntilReady().then(() => undefined, () => undefined));
+  const settleStartup = observeStartup([flows, queue, ...Object.values(jobQueues)]);
   const ttl = resolved.recordTtlSec;
   let closing: Promise<void> | undefined;
 
@@ -430,7 +427,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
 
     close() {
       closing ??= (async () => {
-        await Promise.race([Promise.all(started), new Promise((r) => setTimeout(r, 2000).unref())]);
+        await settleStartup();
         for (const step of [() => flows.close(), () => queue.close(), ...Object.values(jobQueues).map((q) => () => q.close()), () => bus.close(), () => closeRedis(bullConnection)]) {
           try {
             await step();

@@ -1,5 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 
+import { observeStartup } from './bull-queues.js';
 import { isRetryable } from './errors.js';
 import { resolveQueueOptions, type QueueOptions } from './options.js';
 import { closeRedis, createRedis } from './redis.js';
@@ -62,9 +63,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     const finalAttempt = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
     if (finalAttempt) options.onGiveUp?.(toDelivery(job), err);
   });
-  // BullMQ leaves the start-up (INFO) of a worker's connections unobserved when it is closed
-  // meanwhile: observe it, and let close() wait for it (bounded).
-  const started = worker.waitUntilReady().then(() => undefined, () => undefined);
+  const settleStartup = observeStartup([worker]);
   let closing: Promise<void> | undefined;
   return {
     waitUntilReady: async () => {
@@ -72,7 +71,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     },
     close() {
       closing ??= (async () => {
-        await Promise.race([started, new Promise((r) => setTimeout(r, 2000).unref())]);
+        await settleStartup();
         await worker.close().catch(onError);
         await closeRedis(connection);
       })();

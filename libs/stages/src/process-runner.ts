@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import type { GenerationBatch, PipelineSpec, PlannedRun, PlannedStep, StageRunner } from '@asyncdiff/asyncdiff';
+import type { ComponentSpec, GenerationBatch, PipelineSpec, PlannedRun, PlannedStep, StageRunner } from '@asyncdiff/asyncdiff';
 import { EngineError, StageCrashedError, componentOfDevice } from '@asyncdiff/asyncdiff';
 import { Channel, getAffinity, setProcessAffinity, sweepOrphanSegments } from '@asyncdiff/shm';
 
@@ -46,10 +46,15 @@ export interface ProcessRunnerOptions {
   readonly coordinatorSpinUs?: number;
 }
 
+/** Whether a component reads the latent (its runs cannot start before the sampler's math). */
+function readsLatent(c: ComponentSpec): boolean {
+  return c.inputs.some((i) => i.kind === 'latent');
+}
+
 /** Spin budget of a device's stage: only stages that never wait for the coordinator's latent spin. */
 function stageSpinUs(o: Required<ProcessRunnerOptions>, device: number): number {
-  const reads = o.pipeline.components[componentOfDevice(o.pipeline.components.length, device)]?.inputs.some((i) => i.kind === 'latent') ?? true;
-  return reads ? 0 : o.spinUs;
+  const c = o.pipeline.components[componentOfDevice(o.pipeline.components.length, device)];
+  return !c || readsLatent(c) ? 0 : o.spinUs;
 }
 
 /** Counters for the benchmark's profile: where a step's time goes. */
@@ -101,7 +106,7 @@ export class ProcessRunner implements StageRunner {
     this.lastRun = new Array<number>(this.devices).fill(-1);
     this.channels = new Array<Channel | undefined>(this.devices).fill(undefined);
     this.stats = { steps: 0, stepUs: 0, criticalSessionUs: 0, sessionUs: new Array<number>(this.devices).fill(0) };
-    this.readsLatent = options.pipeline.components.map((c) => c.inputs.some((i) => i.kind === 'latent'));
+    this.readsLatent = options.pipeline.components.map(readsLatent);
     for (const h of handles) this.watch(h);
   }
 

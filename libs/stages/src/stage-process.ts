@@ -24,7 +24,7 @@ interface Binding {
   readonly boundary: readonly (readonly [string, number, readonly [ort.Tensor, ort.Tensor]])[];
   /** preallocated outputs in this stage's own slot 0 and 1 */
   readonly fetches: readonly [Record<string, ort.Tensor>, Record<string, ort.Tensor>];
-  /** Complete feeds per combination of producer slots (bit i = slot of boundary input i), built on first use. */
+  /** Complete feeds per combination of producer slots (bit p = slot of producer p), built on first use. */
   readonly feedsBySlots: Map<number, Record<string, ort.Tensor>>;
 }
 
@@ -263,20 +263,21 @@ export class StageProcess {
   }
 }
 
-/** The feeds of a request: inputs are views on the producers' slots named by their run numbers. */
+/**
+ * The feeds of a request: inputs are views on the producers' slots named by their run numbers.
+ * A producer's slot is its run's parity, so the feeds are cached per parity of each producer.
+ */
 function feedsFor(b: Binding, producerRuns: readonly number[], device: number): Record<string, ort.Tensor> {
   let mask = 0;
-  b.boundary.forEach(([, producer], i) => {
+  for (const [, producer] of b.boundary) {
     const run = producerRuns[producer] ?? -1;
     if (run < 0) throw new Error(`request for device ${device} names no run of producer ${producer}`);
-    mask |= (run & 1) << i;
-  });
+    mask |= (run & 1) << producer;
+  }
   let feeds = b.feedsBySlots.get(mask);
   if (!feeds) {
     feeds = { ...b.fixedFeeds };
-    b.boundary.forEach(([name, , pair], i) => {
-      feeds![name] = pair[((mask >> i) & 1) as 0 | 1];
-    });
+    for (const [name, producer, pair] of b.boundary) feeds[name] = pair[((mask >> producer) & 1) as 0 | 1];
     b.feedsBySlots.set(mask, feeds);
   }
   return feeds;
