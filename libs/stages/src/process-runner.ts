@@ -85,6 +85,8 @@ export class ProcessRunner implements StageRunner {
   private readonly lastRun: number[];
   private readonly channels: (Channel | undefined)[];
   private configured: { batch: number } | undefined;
+  /** The batch of the last configuration: `recover()` rebinds replaced stages to it at once. */
+  private lastBatch: number | undefined;
   /** Runs of the next step started early by prepareStep: [device, request seq]. */
   private prepared: { step: number; expected: [number, number][] } | undefined;
   /** Per component: whether it reads the latent (such runs cannot start before the sampler's math). */
@@ -203,8 +205,10 @@ export class ProcessRunner implements StageRunner {
   }
 
   /**
-   * Replaces dead stage processes (after a StageCrashedError) and forgets all hidden states:
-   * the next `begin` reconfigures every stage, and the sampler re-warms one sequential step.
+   * Replaces dead stage processes (after a StageCrashedError) and forgets all hidden states (the
+   * sampler re-warms one sequential step). Every stage is rebound at once to the last batch size,
+   * so a replacement's first health check is a real inference and the next job does not pay for
+   * the configure.
    */
   async recover(): Promise<number[]> {
     this.ensureOpen();
@@ -222,6 +226,11 @@ export class ProcessRunner implements StageRunner {
     sweepOrphanSegments();
     this.configured = undefined;
     this.prepared = undefined;
+    if (this.lastBatch !== undefined) {
+      // Best effort: if a stage dies again here, the next `begin` notices (assertAlive) and
+      // reports the crash to the caller's retry loop, which is where it belongs.
+      await this.configure(this.lastBatch).catch(() => undefined);
+    }
     return replaced;
   }
 
@@ -252,6 +261,7 @@ export class ProcessRunner implements StageRunner {
       this.lastRun[d] = -1;
     }
     this.configured = { batch };
+    this.lastBatch = batch;
   }
 
   private pin(): void {

@@ -28,7 +28,15 @@ export type FromStage =
   | { readonly type: 'started'; readonly pid: number }
   | { readonly type: 'loaded'; readonly id: number; readonly loadMs: number; readonly weightBytes: number; readonly rssBytes: number; readonly cpus: readonly number[] }
   | { readonly type: 'configured'; readonly id: number; readonly channel: string; readonly outputs: readonly TensorSpec[] }
-  | { readonly type: 'health'; readonly id: number; readonly runMs: number; readonly rssBytes: number; readonly peakRssBytes: number }
+  | {
+      readonly type: 'health';
+      readonly id: number;
+      readonly runMs: number;
+      /** Whether a real inference ran (false only before the first `configure`: no input shapes yet). */
+      readonly inferred: boolean;
+      readonly rssBytes: number;
+      readonly peakRssBytes: number;
+    }
   | { readonly type: 'stopping'; readonly id: number }
   | { readonly type: 'error'; readonly id: number | null; readonly code: string; readonly message: string };
 

@@ -47,6 +47,33 @@ describe('a stage process killed mid-generation', () => {
     expect(segmentsOf(pids)).toEqual([]);
   }, 60_000);
 
+  it('recover() replaces the dead stage and rebinds every stage at once: the health check is a real inference', async () => {
+    const { pipeline } = await splitForModel(model, 2);
+    const runner = await ProcessRunner.create({ pipeline, devices: cpuDeviceGroups(2).devices, sampleDims: model.sampleDims });
+    try {
+      // Before any configure there are no input shapes: the stage answers but cannot infer.
+      expect((await runner.stages[1]!.health()).inferred).toBe(false);
+      const schedule = buildSchedule({ steps: 6, stages: 2, stride: 1, warmup: 2, timeShift: false });
+      const scheduler = createScheduler(model.noiseSchedule, schedulerOptions(model, 'ddim', 6));
+      await sample({ runner, schedule, scheduler, sampleDims: model.sampleDims, classIds: [1], nullClass: model.nullClass, seed: 1, guidance: 2 });
+      const victim = runner.pids[1]!;
+      process.kill(victim, 'SIGKILL');
+      await new Promise<void>((resolve) => runner.stages[1]!.onExitOnce(() => resolve()));
+      expect(await runner.recover()).toEqual([1]);
+      expect(runner.pids[1]).not.toBe(victim);
+      for (const stage of runner.stages) {
+        const h = await stage.health();
+        expect(h.inferred).toBe(true);
+        expect(h.runMs).toBeGreaterThan(0);
+      }
+      // And the recovered runner still generates.
+      const again = await sample({ runner, schedule, scheduler, sampleDims: model.sampleDims, classIds: [2], nullClass: model.nullClass, seed: 2, guidance: 2 });
+      expect(again.latents.every((v) => Number.isFinite(v))).toBe(true);
+    } finally {
+      await runner.close();
+    }
+  }, 60_000);
+
   it('does not lose the generation: the engine replaces the stage and resumes at the step reached', async () => {
     const restarts: { devices: readonly number[]; atStep: number }[] = [];
     const engine = await Engine.open({ model, parallel: { mode: 'async', stages: 2, warmup: 2 }, onStageRestart: (i) => restarts.push(i) });

@@ -116,8 +116,11 @@ export class StageHandle {
     return { channel: r.channel, outputs: r.outputs };
   }
 
-  /** Runs the health check (a tiny real inference); resolves with its latency and memory. */
-  async health(timeoutMs = 10_000): Promise<{ runMs: number; rssBytes: number; peakRssBytes: number }> {
+  /**
+   * Runs the health check (a tiny real inference on the configured bindings); resolves with its
+   * latency, whether it could infer (not before the first configure) and memory.
+   */
+  async health(timeoutMs = 10_000): Promise<{ runMs: number; inferred: boolean; rssBytes: number; peakRssBytes: number }> {
     const r = await this.request({ type: 'health' }, timeoutMs);
     if (r.type !== 'health') throw new StageFailedError(this.device, `unexpected reply ${r.type} to health`);
     return r;

@@ -244,7 +244,7 @@ export class StageProcess {
       for (const [name, , pair] of b.boundary) feeds[name] = pair[0];
       await session.run(feeds);
     }
-    this.send({ type: 'health', id, runMs: performance.now() - t0, rssBytes: process.memoryUsage().rss, peakRssBytes: peakRss() });
+    this.send({ type: 'health', id, runMs: performance.now() - t0, inferred: b !== undefined, rssBytes: process.memoryUsage().rss, peakRssBytes: peakRss() });
   }
 
   dispose(): void {
