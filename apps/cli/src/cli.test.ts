@@ -103,7 +103,7 @@ describe('asyncdiff bench and eval', () => {
     const md = readFileSync(results, 'utf8');
     for (const heading of ['Image model (digits)', 'Acceptance (issue #3)', 'Warm-up sweep', "Where a step's time goes", 'Memory', 'Video model (moving-digits)']) expect(md).toContain(heading);
     const report = JSON.parse(readFileSync(json, 'utf8')) as { image: { config: { id: string }; quality?: { samples: number } }[] };
-    expect(report.image.map((c) => c.config.id)).toEqual(expect.arrayContaining(['seq-1', 'seq-proc-1', 'N2S1W3', 'N2S1W1', 'N2S1W3-async']));
+    expect(report.image.map((c) => c.config.id)).toEqual(expect.arrayContaining(['seq-1', 'seq-proc-1', 'N2S1W3', 'N2S1W1', 'N2S1W3-hybrid', 'N2S1W3-async']));
     expect(report.image.every((c) => c.quality?.samples === 10)).toBe(true);
   }, 300_000);
 

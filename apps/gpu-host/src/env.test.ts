@@ -13,6 +13,14 @@ describe('gpu-host options', () => {
   it('names the bad variable', () => {
     expect(() => gpuHostOptionsFromEnv({ GPU_HOST_CORES: 'two' })).toThrow(/GPU_HOST_CORES/);
     expect(() => gpuHostOptionsFromEnv({ GPU_HOST_QUEUES: 'audio' })).toThrow(GpuHostConfigError);
+    expect(() => gpuHostOptionsFromEnv({ GPU_HOST_COORDINATOR_WAIT: 'sync' })).toThrow(/GPU_HOST_COORDINATOR_WAIT/);
+  });
+
+  it('coordinator wait: hybrid unless told async', () => {
+    expect(resolveGpuHostOptions().coordinatorWait).toBe('hybrid');
+    expect(resolveGpuHostOptions(gpuHostOptionsFromEnv({ GPU_HOST_COORDINATOR_WAIT: 'async' })).coordinatorWait).toBe('async');
+    // A sync wait would hold the event loop for whole generations (BullMQ lock renewal stops).
+    expect(() => resolveGpuHostOptions({ coordinatorWait: 'sync' as 'async' })).toThrow(/coordinatorWait/);
   });
 
   it('fills defaults: group size = devices of the default parallel config, heartbeat TTL = 3 beats', () => {

@@ -23,6 +23,7 @@ const envSchema = z.object({
     .optional(),
   GPU_HOST_AUTO_ASYNC_MAX_WAITING: intVar.optional(),
   GPU_HOST_HEARTBEAT_MS: intVar.optional(),
+  GPU_HOST_COORDINATOR_WAIT: z.enum(['async', 'hybrid']).optional(),
   GPU_HOST_HEALTH_INTERVAL_MS: intVar.optional(),
   GPU_HOST_CHECKPOINT_INTERVAL_MS: intVar.optional(),
   GPU_HOST_DRAIN_GRACE_MS: intVar.optional(),
@@ -39,7 +40,7 @@ const envSchema = z.object({
  * QUEUE_PREFIX, storage (S3_BUCKET… else STORAGE_DIR, see `resolveStorageOptions`), GPU_HOST_ID,
  * GPU_HOST_DEVICES (auto|cpu), GPU_HOST_CORES, GPU_HOST_CORES_PER_DEVICE, GPU_HOST_GROUP_SIZE,
  * GPU_HOST_STAGES / _STRIDE / _WARMUP (default AsyncDiff config), GPU_HOST_QUEUES (image,video),
- * GPU_HOST_AUTO_ASYNC_MAX_WAITING, GPU_HOST_HEARTBEAT_MS, GPU_HOST_HEALTH_INTERVAL_MS,
+ * GPU_HOST_AUTO_ASYNC_MAX_WAITING, GPU_HOST_HEARTBEAT_MS, GPU_HOST_COORDINATOR_WAIT, GPU_HOST_HEALTH_INTERVAL_MS,
  * GPU_HOST_CHECKPOINT_INTERVAL_MS, GPU_HOST_DRAIN_GRACE_MS, GPU_HOST_CLOSE_DEADLINE_MS,
  * GPU_HOST_LOCK_DURATION_MS, GPU_HOST_STALLED_INTERVAL_MS, NVIDIA_SMI, ASYNCDIFF_MODELS_DIR, ASYNCDIFF_SPLIT_CACHE_DIR. A bad value throws naming it.
  */
@@ -68,6 +69,7 @@ export function gpuHostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Gpu
     ...(e.GPU_HOST_QUEUES !== undefined && { queues: e.GPU_HOST_QUEUES }),
     ...(e.GPU_HOST_AUTO_ASYNC_MAX_WAITING !== undefined && { autoAsyncMaxWaiting: e.GPU_HOST_AUTO_ASYNC_MAX_WAITING }),
     ...(e.GPU_HOST_HEARTBEAT_MS !== undefined && { heartbeatIntervalMs: e.GPU_HOST_HEARTBEAT_MS }),
+    ...(e.GPU_HOST_COORDINATOR_WAIT !== undefined && { coordinatorWait: e.GPU_HOST_COORDINATOR_WAIT }),
     ...(e.GPU_HOST_HEALTH_INTERVAL_MS !== undefined && { healthIntervalMs: e.GPU_HOST_HEALTH_INTERVAL_MS }),
     ...(e.GPU_HOST_CHECKPOINT_INTERVAL_MS !== undefined && { checkpointIntervalMs: e.GPU_HOST_CHECKPOINT_INTERVAL_MS }),
     ...(e.GPU_HOST_DRAIN_GRACE_MS !== undefined && { drainGraceMs: e.GPU_HOST_DRAIN_GRACE_MS }),

@@ -64,6 +64,13 @@ export interface GpuHostOptions {
   stalledIntervalMs?: number;
   /** Heartbeat period; the heartbeat expires after 3 of them. @defaultValue 2000 */
   heartbeatIntervalMs?: number;
+  /**
+   * How a coordinator waits for its stages (the engine's `wait`): `hybrid` blocks on the futex
+   * for at most a few ms per wait and gives the event loop a turn every 20 ms (sync speed on
+   * short steps; lock renewal, progress and HTTP keep flowing); `async` never blocks the loop
+   * but pays a thread hop per wait (measured in bench/RESULTS.md). @defaultValue 'hybrid'
+   */
+  coordinatorWait?: 'async' | 'hybrid';
   /** Idle-stage health-check period (0 disables). @defaultValue 30000 */
   healthIntervalMs?: number;
   /** A health check slower than this counts as a dead stage. @defaultValue 10000 */
@@ -113,6 +120,7 @@ export interface ResolvedGpuHostOptions {
   readonly stalledIntervalMs: number;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTtlMs: number;
+  readonly coordinatorWait: 'async' | 'hybrid';
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
   readonly maxStageRestartsPerJob: number;
@@ -129,6 +137,12 @@ export interface ResolvedGpuHostOptions {
 function int(field: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new GpuHostConfigError('INVALID_OPTIONS', field, `must be an integer in ${min}…${max}, got ${String(value)}`);
+  return value;
+}
+
+function coordinatorWait(value: string | undefined): 'async' | 'hybrid' {
+  if (value === undefined) return 'hybrid';
+  if (value !== 'async' && value !== 'hybrid') throw new GpuHostConfigError('INVALID_OPTIONS', 'coordinatorWait', `must be async or hybrid, got ${value}`);
   return value;
 }
 
@@ -165,6 +179,7 @@ export function resolveGpuHostOptions(options: GpuHostOptions = {}): ResolvedGpu
     stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 1000),
     heartbeatIntervalMs,
     heartbeatTtlMs: 3 * heartbeatIntervalMs,
+    coordinatorWait: coordinatorWait(options.coordinatorWait),
     healthIntervalMs: int('healthIntervalMs', options.healthIntervalMs, 30_000, 0),
     healthTimeoutMs: int('healthTimeoutMs', options.healthTimeoutMs, 10_000, 1),
     maxStageRestartsPerJob: int('maxStageRestartsPerJob', options.maxStageRestartsPerJob, 3, 0, 100),

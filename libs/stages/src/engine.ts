@@ -21,7 +21,7 @@ export interface EngineOptions {
   /** ORT intra-op threads per session for the in-process runner. @defaultValue 1 */
   readonly intraOpThreads?: number;
   /** How the coordinator waits for stages (see ProcessRunnerOptions.wait). @defaultValue 'async' */
-  readonly wait?: 'sync' | 'async';
+  readonly wait?: 'sync' | 'async' | 'hybrid';
   /** @defaultValue 32 */
   readonly maxBatch?: number;
   /** Where stage splits are cached (per model, a subfolder). @defaultValue `<model dir>/splits` */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import type { ComponentSpec, GenerationBatch, PipelineSpec, PlannedRun, PlannedStep, StageRunner } from '@asyncdiff/asyncdiff';
 import { EngineError, StageCrashedError, componentOfDevice } from '@asyncdiff/asyncdiff';
-import { Channel, getAffinity, setProcessAffinity, sweepOrphanSegments } from '@asyncdiff/shm';
+import { Channel, getAffinity, setProcessAffinity, sweepOrphanSegments, type Doorbell } from '@asyncdiff/shm';
 
 import { ControlBlock } from './control-block.js';
 import type { DeviceSpec } from './device.js';
@@ -19,21 +19,31 @@ export interface ProcessRunnerOptions {
   /** Largest model batch (rows) a generation may use. @defaultValue 32 */
   readonly maxBatch?: number;
   /**
-   * How the coordinator waits for stages: `sync` blocks its thread on a futex (lowest latency;
-   * CLI, benchmarks, worker threads), `async` sleeps on a helper thread so the event loop keeps
-   * serving (BullMQ lock renewal, HTTP). @defaultValue 'async'
+   * How the coordinator waits for stages: `sync` blocks its thread on a futex for the whole
+   * generation (lowest latency; CLI, benchmarks, worker threads); `async` sleeps on a helper
+   * thread so the event loop keeps serving (BullMQ lock renewal, HTTP) but pays a thread hop and
+   * an event-loop wake-up per wait; `hybrid` blocks like `sync` for at most `hybridBlockMs` per
+   * wait (then finishes it like `async`) and returns to the event loop at least every
+   * `hybridYieldMs` — sync speed for short steps, a loop that still turns (GPU host).
+   * @defaultValue 'async'
    */
-  readonly wait?: 'sync' | 'async';
+  readonly wait?: 'sync' | 'async' | 'hybrid';
+  /** Hybrid wait: longest synchronous block per wait. @defaultValue 5 */
+  readonly hybridBlockMs?: number;
+  /** Hybrid wait: the event loop gets a turn at least this often during a generation. @defaultValue 20 */
+  readonly hybridYieldMs?: number;
   /**
    * Stages that do not read the latent busy-poll their request doorbell this long after a run
    * before sleeping, so the next step's head start (prepareStep) reaches them without a futex
-   * wake-up. Their core has nothing else to do. @defaultValue 300 with sync wait, else 0
+   * wake-up. Their core has nothing else to do. @defaultValue 300 with sync or hybrid wait, else 0
    */
   readonly spinUs?: number;
   /**
    * Sync wait only: pin the coordinator, for the duration of a generation, to the cores of
    * device 0 — the stage that waits for the coordinator's latent anyway — so the coordinator's
-   * polling and math never take a core from another stage. @defaultValue true
+   * polling and math never take a core from another stage. Not with hybrid or async waits: their
+   * process runs other work (and other engines' generations) between waits, and one thread's
+   * affinity cannot belong to two concurrent generations. @defaultValue true
    */
   readonly pinCoordinator?: boolean;
   /** How often a waiting coordinator checks that its stages are alive. @defaultValue 100 */
@@ -93,6 +103,8 @@ export class ProcessRunner implements StageRunner {
   private readonly readsLatent: boolean[];
   /** This process's CPUs before `pin()`, restored by `end()`. */
   private savedAffinity: number[] | undefined;
+  /** Hybrid wait: when the event loop last had a turn (performance.now). */
+  private loopTurnAt: number | undefined;
   /** When the last step's runs finished (performance.now), within the current generation. */
   private lastDoneAt: number | undefined;
   private closed: Promise<void> | undefined;
@@ -118,7 +130,9 @@ export class ProcessRunner implements StageRunner {
     const resolved: Required<ProcessRunnerOptions> = {
       maxBatch: 32,
       wait,
-      spinUs: wait === 'sync' ? 300 : 0,
+      hybridBlockMs: 5,
+      hybridYieldMs: 20,
+      spinUs: wait === 'async' ? 0 : 300,
       crashCheckMs: 100,
       coordinatorSpinUs: 2000,
       pinCoordinator: true,
@@ -150,6 +164,7 @@ export class ProcessRunner implements StageRunner {
     this.assertAlive();
     await this.settlePrepared();
     this.lastDoneAt = undefined;
+    this.loopTurnAt = performance.now();
     this.pin();
     this.control.labels.set(batch.classLabels.subarray(0, batch.batch));
     if (this.configured?.batch !== batch.batch) await this.configure(batch.batch);
@@ -318,9 +333,30 @@ export class ProcessRunner implements StageRunner {
       if (done === expected.length) return;
       // Once a core is free, poll instead of sleeping for the rest (saves a futex wake-up).
       const spinUs = coreFree ? this.options.coordinatorSpinUs : 0;
-      const r = this.options.wait === 'sync' ? bell.wait(seen, { timeoutMs: this.options.crashCheckMs, spinUs }) : await bell.waitAsync(seen, { timeoutMs: this.options.crashCheckMs });
+      const r = await this.waitOnce(bell, seen, spinUs);
       if (r.status !== 'rung') this.assertAlive(expected.map(([d]) => d));
     }
+  }
+
+  /** One wait on the completion bell, the way `options.wait` says (hybrid: sync first, bounded). */
+  private async waitOnce(bell: Doorbell, seen: number, spinUs: number): Promise<{ status: 'rung' | 'timed-out' | 'interrupted' }> {
+    const o = this.options;
+    if (o.wait === 'sync') return bell.wait(seen, { timeoutMs: o.crashCheckMs, spinUs });
+    if (o.wait === 'async') return bell.waitAsync(seen, { timeoutMs: o.crashCheckMs });
+    const now = performance.now();
+    this.loopTurnAt ??= now;
+    if (now - this.loopTurnAt >= o.hybridYieldMs) {
+      // Let timers and I/O run (lock renewal, progress events, HTTP) before blocking again.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.loopTurnAt = performance.now();
+      if (bell.seq !== seen) return { status: 'rung' };
+    }
+    const r = bell.wait(seen, { timeoutMs: Math.min(o.hybridBlockMs, o.crashCheckMs), spinUs });
+    if (r.status === 'rung') return r;
+    // A long step (or a dead stage): finish the wait without holding the loop.
+    const a = await bell.waitAsync(seen, { timeoutMs: o.crashCheckMs });
+    this.loopTurnAt = performance.now();
+    return a;
   }
 
   private assertAlive(devices: readonly number[] = [...this.handles.keys()]): void {

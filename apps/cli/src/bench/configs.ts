@@ -9,7 +9,7 @@ export interface BenchConfig {
   readonly threads?: number;
   readonly parallel: ResolvedParallel;
   readonly devices?: readonly DeviceSpec[];
-  readonly wait?: 'sync' | 'async';
+  readonly wait?: 'sync' | 'async' | 'hybrid';
   /** More devices than cores: stages share cores, numbers are not a speedup claim. */
   readonly oversubscribed: boolean;
   /** Part of the W sweep only (quality still measured). */
@@ -18,10 +18,13 @@ export interface BenchConfig {
 
 const seq = resolveParallel({ mode: 'sequential' });
 
+const WAIT_LABEL = { sync: '', hybrid: ' (hybrid wait, the GPU host default)', async: ' (async wait, GPU host option)' } as const;
+
 /**
  * The configurations measured side by side: sequential on one core, sequential on all cores,
  * the same in a stage process, every AsyncDiff configuration the cores allow (plus a W sweep
- * for N = 2, and the async-wait variant the GPU host uses) and, on request, oversubscribed ones.
+ * for N = 2, and the GPU host's waits: hybrid, its default, and async) and, on request,
+ * oversubscribed ones.
  */
 export function benchConfigs(cores: number, oversubscribed: boolean, warmups: readonly number[]): BenchConfig[] {
   const out: BenchConfig[] = [
@@ -34,8 +37,8 @@ export function benchConfigs(cores: number, oversubscribed: boolean, warmups: re
     const count = stride === 2 ? stages + 1 : stages;
     const { devices, oversubscribed: over } = cpuDeviceGroups(count, cores);
     return {
-      id: `N${stages}S${stride}W${warmup}${extra.wait === 'async' ? '-async' : ''}`,
-      label: `AsyncDiff N=${stages} stride ${stride} W=${warmup}${extra.wait === 'async' ? ' (async wait, as on a GPU host)' : ''}`,
+      id: `N${stages}S${stride}W${warmup}${extra.wait && extra.wait !== 'sync' ? `-${extra.wait}` : ''}`,
+      label: `AsyncDiff N=${stages} stride ${stride} W=${warmup}${extra.wait ? WAIT_LABEL[extra.wait] : ''}`,
       runner: 'process',
       parallel,
       devices,
@@ -47,6 +50,7 @@ export function benchConfigs(cores: number, oversubscribed: boolean, warmups: re
   for (let n = 2; n <= cores; n++) out.push(asyncRow(n, 1, 3));
   for (let n = 2; n + 1 <= cores; n++) out.push(asyncRow(n, 2, 3));
   for (const w of warmups) if (w !== 3) out.push(asyncRow(2, 1, w, { sweep: true }));
+  out.push(asyncRow(2, 1, 3, { wait: 'hybrid' }));
   out.push(asyncRow(2, 1, 3, { wait: 'async' }));
   if (oversubscribed) {
     for (const [n, s] of [[3, 1], [4, 1], [2, 2], [3, 2]] as const) {

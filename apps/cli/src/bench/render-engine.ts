@@ -78,7 +78,7 @@ function handoffTable(handoff: unknown): string {
 }
 
 function acceptance(rows: readonly ConfigResult[], seq1?: ConfigResult, seqAll?: ConfigResult): string {
-  const target = rows.filter((r) => r.config.parallel.mode === 'async' && r.config.parallel.stages === 2 && r.config.parallel.stride === 1 && r.config.parallel.warmup <= 3 && r.config.wait !== 'async');
+  const target = rows.filter((r) => r.config.parallel.mode === 'async' && r.config.parallel.stages === 2 && r.config.parallel.stride === 1 && r.config.parallel.warmup <= 3 && (r.config.wait ?? 'sync') === 'sync');
   if (!seq1 || !seqAll || target.length === 0) return '';
   const lines = ['| check (N=2, stride 1) | W | measured | target | |', '|---|---:|---:|---:|---|'];
   for (const r of target) {
@@ -104,7 +104,7 @@ export function renderEngineSection(r: Report): string {
   const seq1 = r.image.find((x) => x.config.id === 'seq-1');
   const seqAll = r.image.find((x) => x.config.id.startsWith('seq-') && x.config.id !== 'seq-1' && x.config.runner === 'in-process');
   const main = r.image.filter((x) => !x.config.sweep && !x.config.oversubscribed);
-  const sweep = r.image.filter((x) => x.config.parallel.mode === 'async' && x.config.parallel.stages === 2 && x.config.parallel.stride === 1 && x.config.wait !== 'async');
+  const sweep = r.image.filter((x) => x.config.parallel.mode === 'async' && x.config.parallel.stages === 2 && x.config.parallel.stride === 1 && (x.config.wait ?? 'sync') === 'sync');
   sweep.sort((a, b) => a.config.parallel.warmup - b.config.parallel.warmup);
   const over = r.image.filter((x) => x.config.oversubscribed);
   const vSeq1 = r.video.find((x) => x.config.id === 'seq-1');

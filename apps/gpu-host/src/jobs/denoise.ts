@@ -52,7 +52,7 @@ export async function denoise(args: {
       model,
       parallel,
       devices: groupDevices.map((d) => group.devices[d]!.spec),
-      wait: 'async',
+      wait: group.options.coordinatorWait,
       ...(group.options.splitCacheDir !== undefined && { splitCacheDir: group.options.splitCacheDir }),
       maxRestarts: group.options.maxStageRestartsPerJob,
       restartBackoffMs: group.options.restartBackoffMs,

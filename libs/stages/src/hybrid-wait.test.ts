@@ -1,0 +1,74 @@
+import { InProcessRunner, buildSchedule, sample, type StageRunner } from '@asyncdiff/asyncdiff';
+import { findModelPackage } from '@asyncdiff/models';
+import { createScheduler } from '@asyncdiff/schedulers';
+import { describe, expect, it } from 'vitest';
+
+import { cpuDeviceGroups } from './device.js';
+import { schedulerOptions } from './engine.js';
+import { ProcessRunner } from './process-runner.js';
+import { splitForModel } from './split-pipeline.js';
+
+const model = findModelPackage('digits');
+
+async function generate(runner: StageRunner, steps: number): Promise<Float32Array> {
+  const schedule = buildSchedule({ steps, stages: 2, stride: 1, warmup: 3, timeShift: false });
+  const scheduler = createScheduler(model.noiseSchedule, schedulerOptions(model, 'ddim', steps));
+  const r = await sample({ runner, schedule, scheduler, sampleDims: model.sampleDims, classIds: [5], nullClass: model.nullClass, seed: 4, guidance: 1.5 });
+  return r.latents;
+}
+
+/** Runs `work` while a 2 ms interval timer runs; returns the longest gap between its ticks. */
+async function longestLoopGap<T>(work: () => Promise<T>): Promise<{ result: T; gapMs: number; ticks: number }> {
+  let last = performance.now();
+  let gapMs = 0;
+  let ticks = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    gapMs = Math.max(gapMs, now - last);
+    last = now;
+    ticks += 1;
+  }, 2);
+  try {
+    const result = await work();
+    gapMs = Math.max(gapMs, performance.now() - last);
+    return { result, gapMs, ticks };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe('hybrid wait (the GPU host coordinator)', () => {
+  it('computes what the in-process reference computes, and the event loop keeps turning during a generation', async () => {
+    const steps = 300;
+    const { pipeline } = await splitForModel(model, 2);
+    const inproc = await InProcessRunner.create(pipeline, { devices: 2 });
+    const reference = await generate(inproc, steps);
+    await inproc.close();
+    const runner = await ProcessRunner.create({ pipeline, devices: cpuDeviceGroups(2).devices, sampleDims: model.sampleDims, wait: 'hybrid', hybridYieldMs: 20, hybridBlockMs: 5 });
+    try {
+      const { result, gapMs, ticks } = await longestLoopGap(() => generate(runner, steps));
+      let diff = 0;
+      for (let i = 0; i < result.length; i++) diff = Math.max(diff, Math.abs((result[i] as number) - (reference[i] as number)));
+      expect(diff).toBeLessThanOrEqual(1e-5);
+      // 300 steps take several hundred ms; a sync wait would hold the loop for all of them. The
+      // bound is loose (a shared VM stalls), the point is that timers run during the generation.
+      expect(ticks).toBeGreaterThan(3);
+      expect(gapMs).toBeLessThan(250);
+    } finally {
+      await runner.close();
+    }
+  }, 120_000);
+
+  it('a sync wait, for contrast, holds the event loop for the whole generation', async () => {
+    const { pipeline } = await splitForModel(model, 2);
+    const runner = await ProcessRunner.create({ pipeline, devices: cpuDeviceGroups(2).devices, sampleDims: model.sampleDims, wait: 'sync' });
+    try {
+      // Timers run only around the generation (stage configuration goes over IPC), not in it:
+      // 300 steps of at least 1 ms each block the loop in one piece.
+      const { gapMs } = await longestLoopGap(() => generate(runner, 300));
+      expect(gapMs).toBeGreaterThan(300);
+    } finally {
+      await runner.close();
+    }
+  }, 120_000);
+});
