@@ -1,6 +1,7 @@
 import { InProcessRunner, buildSchedule, sample, type StageRunner } from '@asyncdiff/asyncdiff';
 import { findModelPackage } from '@asyncdiff/models';
 import { createScheduler } from '@asyncdiff/schedulers';
+import { getAffinity } from '@asyncdiff/shm';
 import { describe, expect, it } from 'vitest';
 
 import { cpuDeviceGroups } from './device.js';
@@ -57,6 +58,27 @@ describe('hybrid wait (the GPU host coordinator)', () => {
     } finally {
       await runner.close();
     }
+  }, 120_000);
+
+  it('generations interleaved on one thread (data parallelism in a GPU host) leave its CPU affinity as it was', async () => {
+    const before = getAffinity();
+    const { pipeline } = await splitForModel(model, 2);
+    const devices = cpuDeviceGroups(2).devices;
+    // Two AsyncDiff engines on the same two devices would share stage cores; what matters here is
+    // the coordinator thread: each runner pins it to its device 0 while it generates.
+    const a = await ProcessRunner.create({ pipeline, devices, sampleDims: model.sampleDims, wait: 'hybrid' });
+    const b = await ProcessRunner.create({ pipeline, devices: [...devices].reverse(), sampleDims: model.sampleDims, wait: 'hybrid' });
+    try {
+      // b starts while a is pinned, and ends after a: a naive save/restore would leave a's pin.
+      const first = generate(a, 120);
+      await new Promise((r) => setTimeout(r, 20));
+      const second = generate(b, 240);
+      await Promise.all([first, second]);
+      expect(getAffinity()).toEqual(before);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+    expect(getAffinity()).toEqual(before);
   }, 120_000);
 
   it('a sync wait, for contrast, holds the event loop for the whole generation', async () => {

@@ -39,11 +39,11 @@ export interface ProcessRunnerOptions {
    */
   readonly spinUs?: number;
   /**
-   * Sync wait only: pin the coordinator, for the duration of a generation, to the cores of
-   * device 0 — the stage that waits for the coordinator's latent anyway — so the coordinator's
-   * polling and math never take a core from another stage. Not with hybrid or async waits: their
-   * process runs other work (and other engines' generations) between waits, and one thread's
-   * affinity cannot belong to two concurrent generations. @defaultValue true
+   * Sync and hybrid wait: pin the coordinator's thread, for the duration of a generation, to the
+   * cores of device 0 — the stage that waits for the coordinator's latent anyway — so the
+   * coordinator's polling and math never take a core from another stage. Generations interleaved
+   * on one thread (hybrid waits in a GPU host) cannot all pin it: only the first to begin does,
+   * and it restores the thread's affinity when it ends. @defaultValue true
    */
   readonly pinCoordinator?: boolean;
   /** How often a waiting coordinator checks that its stages are alive. @defaultValue 100 */
@@ -55,6 +55,9 @@ export interface ProcessRunnerOptions {
    */
   readonly coordinatorSpinUs?: number;
 }
+
+/** The runner whose generation currently pins this thread (see `pinCoordinator`). */
+let pinHolder: ProcessRunner | undefined;
 
 /** Whether a component reads the latent (its runs cannot start before the sampler's math). */
 function readsLatent(c: ComponentSpec): boolean {
@@ -165,9 +168,10 @@ export class ProcessRunner implements StageRunner {
     await this.settlePrepared();
     this.lastDoneAt = undefined;
     this.loopTurnAt = performance.now();
-    this.pin();
     this.control.labels.set(batch.classLabels.subarray(0, batch.batch));
     if (this.configured?.batch !== batch.batch) await this.configure(batch.batch);
+    // After the awaits: the sampler calls end() only for a begin that returned.
+    this.pin();
   }
 
   async runStep(step: PlannedStep, latent: Float32Array, timestepValues: Float64Array): Promise<void> {
@@ -202,6 +206,7 @@ export class ProcessRunner implements StageRunner {
     if (this.savedAffinity) {
       setProcessAffinity(this.savedAffinity);
       this.savedAffinity = undefined;
+      if (pinHolder === this) pinHolder = undefined;
     }
   }
 
@@ -251,6 +256,7 @@ export class ProcessRunner implements StageRunner {
 
   close(): Promise<void> {
     this.closed ??= (async () => {
+      this.end();
       await Promise.all(this.handles.map((h) => h.close().catch(() => undefined)));
       for (const ch of this.channels) ch?.dispose();
       this.control.dispose();
@@ -281,7 +287,11 @@ export class ProcessRunner implements StageRunner {
 
   private pin(): void {
     const cpus = this.options.devices[0]?.cpus;
-    if (this.options.wait !== 'sync' || !this.options.pinCoordinator || !cpus || cpus.length === 0 || this.savedAffinity) return;
+    if (this.options.wait === 'async' || !this.options.pinCoordinator || !cpus || cpus.length === 0 || this.savedAffinity) return;
+    // One thread has one affinity: with hybrid waits several generations interleave on it (data
+    // parallelism in a GPU host), and only the first to begin may pin it and restore it.
+    if (pinHolder) return;
+    pinHolder = this;
     this.savedAffinity = getAffinity();
     setProcessAffinity(cpus);
   }
