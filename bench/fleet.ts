@@ -67,6 +67,34 @@ async function throughput(fleet: Fleet, bodies: unknown[]): Promise<{ jobs: numb
   return { jobs: jobs.length, seconds, jobsPerSec: jobs.length / seconds };
 }
 
+/**
+ * The coordinator's wait mode trades AsyncDiff speed against the event loop the API shares in
+ * `serve`: per mode, one long AsyncDiff image job alone (its denoise time), then the same job
+ * again while a separate process polls its status (API latency during generation).
+ */
+async function waitModeRow(store: Parameters<typeof startFleet>[0], wait: 'hybrid' | 'async'): Promise<string> {
+  const fleet = await startFleet(store, await freePort(), { host: { coordinatorWait: wait } });
+  try {
+    const job = { type: 'image', model: 'digits', prompt: '4', steps: 50, parallel: { mode: 'async' } };
+    await waitForJobs(fleet, [await submit(fleet, job)], 60_000); // open the engine
+    const alone: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const id = await submit(fleet, { ...job, seed: i });
+      await waitForJobs(fleet, [id], 60_000);
+      const r = (await (await fleet.get(`/v1/jobs/${id}`)).json()) as { timings: Record<string, number> };
+      alone.push(r.timings['denoiseMs'] ?? NaN);
+    }
+    const burst = await throughput(fleet, Array.from({ length: 40 }, (_, i) => ({ type: 'image', model: 'digits', prompt: String(i % 10), seed: 200 + i })));
+    const long = await submit(fleet, { ...job, steps: 1000, seed: 99 });
+    await new Promise((r) => setTimeout(r, 300));
+    const polled = await load({ url: `${fleet.api.url}/v1/jobs/${long}`, method: 'GET', concurrency: 4, durationMs: 1500 });
+    await waitForJobs(fleet, [long], 120_000);
+    return `| ${wait} | ${quantile(alone, 0.5).toFixed(1)} | ${burst.jobsPerSec.toFixed(2)} | ${(polled.requests / (polled.durationMs / 1000)).toFixed(0)} req/s, p50 ${polled.latencyMs.p50.toFixed(1)} ms, p99 ${polled.latencyMs.p99.toFixed(1)} ms |`;
+  } finally {
+    await fleet.close();
+  }
+}
+
 const started = new Date();
 const machine = machineLine();
 const outputs = tempDir('fleet-bench');
@@ -84,6 +112,7 @@ try {
   await fleet.close();
 
   const fleet2 = await startFleet(store, await freePort());
+  let fleet2Closed = false;
   try {
     process.stderr.write('fleet bench: submit→start, idle\n');
     await startLatencies(fleet2, 3); // open engines
@@ -97,6 +126,11 @@ try {
     process.stderr.write('fleet bench: jobs/s end to end\n');
     const images = await throughput(fleet2, Array.from({ length: 40 }, (_, i) => ({ type: 'image', model: 'digits', prompt: String(i % 10), seed: 100 + i })));
     const videos = await throughput(fleet2, Array.from({ length: 10 }, (_, i) => ({ type: 'video', model: 'moving-digits', prompt: String(i % 10), seed: 100 + i, output: { format: 'gif' } })));
+    await fleet2.close();
+    fleet2Closed = true;
+    process.stderr.write('fleet bench: coordinator wait modes\n');
+    const waitRows: string[] = [];
+    for (const wait of ['hybrid', 'async'] as const) waitRows.push(await waitModeRow(store, wait));
     const rps = (r: LoadResult): string => `${(r.requests / (r.durationMs / 1000)).toFixed(0)} req/s (p50 ${r.latencyMs.p50.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms; statuses ${JSON.stringify(r.statuses)}, errors ${r.errors})`;
     const ms = (xs: number[]): string => `p50 ${quantile(xs, 0.5).toFixed(0)} ms, p99 ${quantile(xs, 0.99).toFixed(0)} ms (n=${xs.length})`;
     const md = [
@@ -114,13 +148,19 @@ try {
       `| jobs/s end to end, 10 video jobs (8 frames, 50 steps, GIF) submitted at once | ${videos.jobsPerSec.toFixed(2)} jobs/s (${videos.seconds.toFixed(1)} s) |`,
       '',
       'Submit→start is server-side (`startedAt − createdAt` of the job record, ms resolution): queueing in BullMQ, the worker picking the job up, the auto-mode decision and device lease.',
+      '',
+      '**Coordinator wait** (`GPU_HOST_COORDINATOR_WAIT`, a fresh fleet per mode): denoise time of a lone 50-step AsyncDiff image job (N = 2, median of 7, from the job\'s timings); jobs/s for 40 image jobs submitted at once (auto mode: mostly data parallelism, two generations interleaved on the coordinator\'s thread); the API\'s status latency in the same process while a 1,000-step AsyncDiff job runs (4 polling connections from another process, 1.5 s; both cores are busy with the stages, so every request competes with them).',
+      '',
+      '| coordinator wait | lone job denoise ms (50 steps) | 40 image jobs, jobs/s | status polling during a lone generation |',
+      '|---|---:|---:|---|',
+      ...waitRows,
     ].join('\n');
     mkdirSync('bench/out', { recursive: true });
-    writeFileSync('bench/out/fleet.json', JSON.stringify({ started, machine, submitLoad, statusLoad, idle, busy, busyLoad, images, videos }, null, 2));
+    writeFileSync('bench/out/fleet.json', JSON.stringify({ started, machine, submitLoad, statusLoad, idle, busy, busyLoad, images, videos, waitRows }, null, 2));
     replaceSection('bench/RESULTS.md', 'fleet', md);
     process.stdout.write(`${md}\n`);
   } finally {
-    await fleet2.close();
+    if (!fleet2Closed) await fleet2.close();
   }
 } finally {
   outputs.remove();

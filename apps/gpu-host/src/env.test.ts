@@ -16,9 +16,9 @@ describe('gpu-host options', () => {
     expect(() => gpuHostOptionsFromEnv({ GPU_HOST_COORDINATOR_WAIT: 'sync' })).toThrow(/GPU_HOST_COORDINATOR_WAIT/);
   });
 
-  it('coordinator wait: hybrid unless told async', () => {
-    expect(resolveGpuHostOptions().coordinatorWait).toBe('hybrid');
-    expect(resolveGpuHostOptions(gpuHostOptionsFromEnv({ GPU_HOST_COORDINATOR_WAIT: 'async' })).coordinatorWait).toBe('async');
+  it('coordinator wait: async unless told hybrid', () => {
+    expect(resolveGpuHostOptions().coordinatorWait).toBe('async');
+    expect(resolveGpuHostOptions(gpuHostOptionsFromEnv({ GPU_HOST_COORDINATOR_WAIT: 'hybrid' })).coordinatorWait).toBe('hybrid');
     // A sync wait would hold the event loop for whole generations (BullMQ lock renewal stops).
     expect(() => resolveGpuHostOptions({ coordinatorWait: 'sync' as 'async' })).toThrow(/coordinatorWait/);
   });

@@ -65,10 +65,11 @@ export interface GpuHostOptions {
   /** Heartbeat period; the heartbeat expires after 3 of them. @defaultValue 2000 */
   heartbeatIntervalMs?: number;
   /**
-   * How a coordinator waits for its stages (the engine's `wait`): `hybrid` blocks on the futex
-   * for at most a few ms per wait and gives the event loop a turn every 20 ms (sync speed on
-   * short steps; lock renewal, progress and HTTP keep flowing); `async` never blocks the loop
-   * but pays a thread hop per wait (measured in bench/RESULTS.md). @defaultValue 'hybrid'
+   * How a coordinator waits for its stages (the engine's `wait`): `async` never blocks the event
+   * loop and pays a helper-thread hop per wait; `hybrid` blocks on the futex for at most 5 ms per
+   * wait and gives the loop a turn every 20 ms while it is the host's only generation — a faster
+   * lone AsyncDiff job, at the price of the API's latency when `serve` shares the process
+   * (trade-off measured in bench/RESULTS.md, "Coordinator wait"). @defaultValue 'async'
    */
   coordinatorWait?: 'async' | 'hybrid';
   /** Idle-stage health-check period (0 disables). @defaultValue 30000 */
@@ -141,7 +142,7 @@ function int(field: string, value: number | undefined, fallback: number, min: nu
 }
 
 function coordinatorWait(value: string | undefined): 'async' | 'hybrid' {
-  if (value === undefined) return 'hybrid';
+  if (value === undefined) return 'async';
   if (value !== 'async' && value !== 'hybrid') throw new GpuHostConfigError('INVALID_OPTIONS', 'coordinatorWait', `must be async or hybrid, got ${value}`);
   return value;
 }

@@ -81,6 +81,26 @@ describe('hybrid wait (the GPU host coordinator)', () => {
     expect(getAffinity()).toEqual(before);
   }, 120_000);
 
+  it('two interleaved hybrid generations wait like async (neither blocks the thread the other needs)', async () => {
+    const { pipeline } = await splitForModel(model, 2);
+    const devices = cpuDeviceGroups(2).devices;
+    // Waits may block up to 10 s; the loop turns every 20 ms, which lets the second begin().
+    const a = await ProcessRunner.create({ pipeline, devices, sampleDims: model.sampleDims, wait: 'hybrid', hybridBlockMs: 10_000 });
+    const b = await ProcessRunner.create({ pipeline, devices: [...devices].reverse(), sampleDims: model.sampleDims, wait: 'hybrid', hybridBlockMs: 10_000 });
+    try {
+      const { ticks } = await longestLoopGap(async () => {
+        const first = generate(a, 200);
+        const second = generate(b, 200);
+        return Promise.all([first, second]);
+      });
+      // Once both are in flight every wait goes through the event loop, so the 2 ms timer ticks
+      // throughout; blocking waits would leave it only the 20 ms yields (a few dozen ticks).
+      expect(ticks).toBeGreaterThan(100);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, 120_000);
+
   it('a sync wait, for contrast, holds the event loop for the whole generation', async () => {
     const { pipeline } = await splitForModel(model, 2);
     const runner = await ProcessRunner.create({ pipeline, devices: cpuDeviceGroups(2).devices, sampleDims: model.sampleDims, wait: 'sync' });

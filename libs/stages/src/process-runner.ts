@@ -24,8 +24,8 @@ export interface ProcessRunnerOptions {
    * thread so the event loop keeps serving (BullMQ lock renewal, HTTP) but pays a thread hop and
    * an event-loop wake-up per wait; `hybrid` blocks like `sync` for at most `hybridBlockMs` per
    * wait (then finishes it like `async`) and returns to the event loop at least every
-   * `hybridYieldMs` — sync speed for short steps, a loop that still turns (GPU host).
-   * @defaultValue 'async'
+   * `hybridYieldMs` — sync speed for short steps, a loop that still turns — but only while it is
+   * the thread's only generation in flight (otherwise it waits like `async`). @defaultValue 'async'
    */
   readonly wait?: 'sync' | 'async' | 'hybrid';
   /** Hybrid wait: longest synchronous block per wait. @defaultValue 5 */
@@ -58,6 +58,8 @@ export interface ProcessRunnerOptions {
 
 /** The runner whose generation currently pins this thread (see `pinCoordinator`). */
 let pinHolder: ProcessRunner | undefined;
+/** Generations between begin() and end() in this thread: hybrid waits block only when alone. */
+let generationsInFlight = 0;
 
 /** Whether a component reads the latent (its runs cannot start before the sampler's math). */
 function readsLatent(c: ComponentSpec): boolean {
@@ -106,6 +108,8 @@ export class ProcessRunner implements StageRunner {
   private readonly readsLatent: boolean[];
   /** This process's CPUs before `pin()`, restored by `end()`. */
   private savedAffinity: number[] | undefined;
+  /** Between begin() and end() (counted in `generationsInFlight`). */
+  private inGeneration = false;
   /** Hybrid wait: when the event loop last had a turn (performance.now). */
   private loopTurnAt: number | undefined;
   /** When the last step's runs finished (performance.now), within the current generation. */
@@ -171,6 +175,10 @@ export class ProcessRunner implements StageRunner {
     this.control.labels.set(batch.classLabels.subarray(0, batch.batch));
     if (this.configured?.batch !== batch.batch) await this.configure(batch.batch);
     // After the awaits: the sampler calls end() only for a begin that returned.
+    if (!this.inGeneration) {
+      this.inGeneration = true;
+      generationsInFlight += 1;
+    }
     this.pin();
   }
 
@@ -203,6 +211,10 @@ export class ProcessRunner implements StageRunner {
   }
 
   end(): void {
+    if (this.inGeneration) {
+      this.inGeneration = false;
+      generationsInFlight -= 1;
+    }
     if (this.savedAffinity) {
       setProcessAffinity(this.savedAffinity);
       this.savedAffinity = undefined;
@@ -352,7 +364,9 @@ export class ProcessRunner implements StageRunner {
   private async waitOnce(bell: Doorbell, seen: number, spinUs: number): Promise<{ status: 'rung' | 'timed-out' | 'interrupted' }> {
     const o = this.options;
     if (o.wait === 'sync') return bell.wait(seen, { timeoutMs: o.crashCheckMs, spinUs });
-    if (o.wait === 'async') return bell.waitAsync(seen, { timeoutMs: o.crashCheckMs });
+    // Hybrid blocks only while it is the thread's only generation: blocking for one of two
+    // interleaved generations (data parallelism in a GPU host) stalls the other one.
+    if (o.wait === 'async' || generationsInFlight > 1) return bell.waitAsync(seen, { timeoutMs: o.crashCheckMs });
     const now = performance.now();
     this.loopTurnAt ??= now;
     if (now - this.loopTurnAt >= o.hybridYieldMs) {

@@ -18,12 +18,12 @@ export interface BenchConfig {
 
 const seq = resolveParallel({ mode: 'sequential' });
 
-const WAIT_LABEL = { sync: '', hybrid: ' (hybrid wait, the GPU host default)', async: ' (async wait, GPU host option)' } as const;
+const WAIT_LABEL = { sync: '', hybrid: ' (hybrid wait, GPU host option)', async: ' (async wait, the GPU host default)' } as const;
 
 /**
  * The configurations measured side by side: sequential on one core, sequential on all cores,
  * the same in a stage process, every AsyncDiff configuration the cores allow (plus a W sweep
- * for N = 2, and the GPU host's waits: hybrid, its default, and async) and, on request,
+ * for N = 2, and the GPU host's waits: async, its default, and hybrid) and, on request,
  * oversubscribed ones.
  */
 export function benchConfigs(cores: number, oversubscribed: boolean, warmups: readonly number[]): BenchConfig[] {
