@@ -56,8 +56,8 @@ export interface ProcessRunnerOptions {
   readonly coordinatorSpinUs?: number;
 }
 
-/** The runner whose generation currently pins this thread (see `pinCoordinator`). */
-let pinHolder: ProcessRunner | undefined;
+/** Whether a generation currently pins this thread (see `pinCoordinator`); its runner holds `savedAffinity`. */
+let threadPinned = false;
 /** Generations between begin() and end() in this thread: hybrid waits block only when alone. */
 let generationsInFlight = 0;
 
@@ -218,7 +218,7 @@ export class ProcessRunner implements StageRunner {
     if (this.savedAffinity) {
       setProcessAffinity(this.savedAffinity);
       this.savedAffinity = undefined;
-      if (pinHolder === this) pinHolder = undefined;
+      threadPinned = false;
     }
   }
 
@@ -302,8 +302,8 @@ export class ProcessRunner implements StageRunner {
     if (this.options.wait === 'async' || !this.options.pinCoordinator || !cpus || cpus.length === 0 || this.savedAffinity) return;
     // One thread has one affinity: with hybrid waits several generations interleave on it (data
     // parallelism in a GPU host), and only the first to begin may pin it and restore it.
-    if (pinHolder) return;
-    pinHolder = this;
+    if (threadPinned) return;
+    threadPinned = true;
     this.savedAffinity = getAffinity();
     setProcessAffinity(cpus);
   }
