@@ -16,17 +16,28 @@ export const MAX_DEVICES = 9;
  *       28  i32 doneSeq    (request doorbell seq of the last finished request)
  *       32  f64 runUs      (time inside session.run, for the profile)
  *       40  i32 producerRuns[9] (which run of producer device j to read; -1 none)
+ *       80  f64 wokeAtUs   (monotonic clock when the stage woke for the request, for the profile)
+ *       88  f64 doneAtUs   (monotonic clock just before it rang completion)
  *   latent: f32[latentFloats] (64-byte aligned) — the model input of the current step
  *   labels: i64[maxBatch]                       — class labels of the current generation
  */
 const MAGIC = 0x42434441;
-const VERSION = 1;
+const VERSION = 2;
 const COMPLETION = 64;
 const DEVICE_BASE = 128;
 const DEVICE_STRIDE = 128;
-const F = { run: 8, tIndex: 12, tValue: 16, status: 24, doneSeq: 28, runUs: 32, producerRuns: 40 } as const;
+const F = { run: 8, tIndex: 12, tValue: 16, status: 24, doneSeq: 28, runUs: 32, producerRuns: 40, wokeAtUs: 80, doneAtUs: 88 } as const;
 
 const align64 = (n: number): number => Math.ceil(n / 64) * 64;
+
+/**
+ * A clock every process on the machine shares (CLOCK_MONOTONIC), in µs: stamps written by a
+ * stage and read by the coordinator are comparable, which `performance.now()` (per-process
+ * origin) is not.
+ */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint()) / 1000;
+}
 
 /** One step's work for one device, as the coordinator writes it. */
 export interface StageRequest {
@@ -122,9 +133,14 @@ export class ControlBlock {
     };
   }
 
-  /** Stage: reports request `seq` finished (ok or failed) and rings the coordinator. */
-  complete(device: number, seq: number, ok: boolean, runUs: number): void {
+  /**
+   * Stage: reports request `seq` finished (ok or failed) and rings the coordinator. `wokeAtUs`
+   * is when it woke for the request (`monotonicUs`); the completion time is stamped here.
+   */
+  complete(device: number, seq: number, ok: boolean, runUs: number, wokeAtUs: number): void {
     this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.runUs) / 8] = runUs;
+    this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.wokeAtUs) / 8] = wokeAtUs;
+    this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.doneAtUs) / 8] = monotonicUs();
     this.i32[this.word(device, F.status)] = ok ? 0 : 1;
     Atomics.store(this.i32, this.word(device, F.doneSeq), seq);
     this.completion.ring();
@@ -136,6 +152,14 @@ export class ControlBlock {
       seq: Atomics.load(this.i32, this.word(device, F.doneSeq)),
       failed: this.i32[this.word(device, F.status)] === 1,
       runUs: this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.runUs) / 8] as number,
+    };
+  }
+
+  /** Coordinator: when the device's stage woke for its last request and when it finished (`monotonicUs`). */
+  stamps(device: number): { wokeAtUs: number; doneAtUs: number } {
+    return {
+      wokeAtUs: this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.wokeAtUs) / 8] as number,
+      doneAtUs: this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.doneAtUs) / 8] as number,
     };
   }
 

@@ -4,7 +4,7 @@ import type { ComponentSpec, GenerationBatch, PipelineSpec, PlannedRun, PlannedS
 import { EngineError, StageCrashedError, componentOfDevice } from '@asyncdiff/asyncdiff';
 import { Channel, getAffinity, setProcessAffinity, sweepOrphanSegments, type Doorbell } from '@asyncdiff/shm';
 
-import { ControlBlock } from './control-block.js';
+import { ControlBlock, monotonicUs } from './control-block.js';
 import type { DeviceSpec } from './device.js';
 import { StageFailedError } from './errors.js';
 import { StageHandle } from './stage-handle.js';
@@ -84,6 +84,12 @@ export interface RunnerStats {
   criticalSessionUs: number;
   /** Sum over devices of time inside session.run, µs. */
   sessionUs: number[];
+  /**
+   * The hand-off itself, µs: on each step's critical path (the run that ended the step, or every
+   * run of a warm-up chain), request doorbell → stage awake plus stage done → coordinator awake.
+   * Tensors never move (zero copy), so this is all a hand-off costs.
+   */
+  handoffUs: number;
 }
 
 /**
@@ -108,6 +114,9 @@ export class ProcessRunner implements StageRunner {
   private readonly readsLatent: boolean[];
   /** This process's CPUs before `pin()`, restored by `end()`. */
   private savedAffinity: number[] | undefined;
+  /** Per device, `monotonicUs` of its last dispatch and of the coordinator noticing its completion. */
+  private readonly dispatchedAt: number[];
+  private readonly noticedAt: number[];
   /** Between begin() and end() (counted in `generationsInFlight`). */
   private inGeneration = false;
   /** Hybrid wait: when the event loop last had a turn (performance.now). */
@@ -126,7 +135,9 @@ export class ProcessRunner implements StageRunner {
     this.control = ControlBlock.create(`ctl-${randomBytes(4).toString('hex')}`, this.devices, options.maxBatch, n);
     this.lastRun = new Array<number>(this.devices).fill(-1);
     this.channels = new Array<Channel | undefined>(this.devices).fill(undefined);
-    this.stats = { steps: 0, stepUs: 0, criticalSessionUs: 0, sessionUs: new Array<number>(this.devices).fill(0) };
+    this.stats = { steps: 0, stepUs: 0, criticalSessionUs: 0, sessionUs: new Array<number>(this.devices).fill(0), handoffUs: 0 };
+    this.dispatchedAt = new Array<number>(this.devices).fill(0);
+    this.noticedAt = new Array<number>(this.devices).fill(0);
     this.readsLatent = options.pipeline.components.map(readsLatent);
     for (const h of handles) this.watch(h);
   }
@@ -187,6 +198,7 @@ export class ProcessRunner implements StageRunner {
     const cfg = this.configured;
     if (!cfg) throw new EngineError('RUNNER_BAD_STEP', 'runStep before begin', false);
     const t0 = performance.now();
+    const stepStartUs = monotonicUs();
     this.control.latent.set(latent);
     let critical = 0;
     if (step.phase === 'warmup') {
@@ -194,6 +206,7 @@ export class ProcessRunner implements StageRunner {
         const seq = this.dispatch(run, timestepValues);
         await this.waitFor([[run.device, seq]]);
         critical += this.finish(run.device);
+        this.stats.handoffUs += this.handoffOf(run.device, stepStartUs);
       }
     } else if (step.runs.length > 0) {
       const early = this.prepared?.step === step.step ? this.prepared.expected : [];
@@ -202,6 +215,8 @@ export class ProcessRunner implements StageRunner {
       const expected = [...early, ...step.runs.filter((run) => !started.has(run.device)).map((run) => [run.device, this.dispatch(run, timestepValues)] as [number, number])];
       await this.waitFor(expected);
       for (const [device] of expected) critical = Math.max(critical, this.finish(device));
+      const last = expected.reduce((a, [d]) => ((this.noticedAt[d] ?? 0) > (this.noticedAt[a] ?? 0) ? d : a), expected[0]![0]);
+      this.stats.handoffUs += this.handoffOf(last, stepStartUs);
     }
     const now = performance.now();
     this.stats.steps += 1;
@@ -317,12 +332,25 @@ export class ProcessRunner implements StageRunner {
     for (const [device] of p.expected) this.finish(device);
   }
 
+  /**
+   * Doorbell latency of a device's last run on the step's critical path: its wake-up after the
+   * later of dispatch and step start (a head-start dispatch sleeps through the sampler's math),
+   * and the coordinator's wake-up after its completion.
+   */
+  private handoffOf(device: number, stepStartUs: number): number {
+    const { wokeAtUs, doneAtUs } = this.control.stamps(device);
+    const request = wokeAtUs - Math.max(this.dispatchedAt[device] ?? 0, stepStartUs);
+    const completion = (this.noticedAt[device] ?? 0) - doneAtUs;
+    return Math.max(0, request) + Math.max(0, completion);
+  }
+
   private dispatch(run: PlannedRun, timestepValues: Float64Array): number {
     const tValue = timestepValues[run.t];
     if (tValue === undefined) throw new EngineError('RUNNER_BAD_STEP', `timestep index ${run.t} out of range`, false);
     const producerRuns = this.lastRun.slice(0, this.components);
     const h = this.handles[run.device]!;
     h.state = 'busy';
+    this.dispatchedAt[run.device] = monotonicUs();
     return this.control.dispatch(run.device, { run: (this.lastRun[run.device] ?? -1) + 1, tIndex: run.t, tValue, producerRuns });
   }
 
@@ -342,6 +370,7 @@ export class ProcessRunner implements StageRunner {
 
   private async waitFor(expected: readonly (readonly [number, number])[]): Promise<void> {
     const bell = this.control.completion;
+    const noticed = new Set<number>();
     for (;;) {
       const seen = bell.seq;
       let done = 0;
@@ -349,6 +378,10 @@ export class ProcessRunner implements StageRunner {
       for (const [d, seq] of expected) {
         if (this.control.done(d).seq !== seq) continue;
         done += 1;
+        if (!noticed.has(d)) {
+          noticed.add(d);
+          this.noticedAt[d] = monotonicUs();
+        }
         // Pinned beside device 0, only its completion frees our core; unpinned, any will do.
         if (!this.savedAffinity || d === 0) coreFree = true;
       }

@@ -4,7 +4,7 @@ import type { ComponentInputSpec, ComponentSpec } from '@asyncdiff/asyncdiff';
 import { Channel, getAffinity, setProcessAffinity, type TensorSpec } from '@asyncdiff/shm';
 import ort from 'onnxruntime-node';
 
-import { ControlBlock } from './control-block.js';
+import { ControlBlock, monotonicUs } from './control-block.js';
 import type { DeviceSpec } from './device.js';
 import { threadsFor } from './device.js';
 import type { FromStage, ToStage } from './protocol.js';
@@ -215,6 +215,7 @@ export class StageProcess {
         continue;
       }
       seen = r.seq;
+      const wokeAtUs = monotonicUs();
       const req = b.control.readRequest(this.device);
       const t0 = performance.now();
       let ok = true;
@@ -228,7 +229,7 @@ export class StageProcess {
         const err = e as Error & { code?: string };
         this.send({ type: 'error', id: null, code: err.code ?? 'STAGE_RUN_FAILED', message: `run ${req.run}: ${err.message}` });
       }
-      b.control.complete(this.device, seen, ok, (performance.now() - t0) * 1000);
+      b.control.complete(this.device, seen, ok, (performance.now() - t0) * 1000, wokeAtUs);
     }
     this.loopRunning = false;
   }

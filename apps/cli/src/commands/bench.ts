@@ -112,10 +112,10 @@ async function runModel(
     // Interleaved rounds: every configuration sees the same machine conditions.
     const runs = new Map<string, number[]>(configs.map((c) => [c.id, []]));
     const phases = new Map<string, PhaseTimes>();
-    const before = new Map<string, { steps: number; stepUs: number; criticalSessionUs: number }>();
+    const before = new Map<string, { steps: number; stepUs: number; criticalSessionUs: number; handoffUs: number }>();
     for (const c of configs) {
       const r = engines.get(c.id)!.runner;
-      if (r instanceof ProcessRunner) before.set(c.id, { steps: r.stats.steps, stepUs: r.stats.stepUs, criticalSessionUs: r.stats.criticalSessionUs });
+      if (r instanceof ProcessRunner) before.set(c.id, { steps: r.stats.steps, stepUs: r.stats.stepUs, criticalSessionUs: r.stats.criticalSessionUs, handoffUs: r.stats.handoffUs });
     }
     for (let rep = 0; rep < o.repeats; rep++) {
       for (const c of configs) {
@@ -142,7 +142,8 @@ async function runModel(
           const stepsRun = runner.stats.steps - b.steps;
           const stepUs = (runner.stats.stepUs - b.stepUs) / stepsRun;
           const criticalSessionUs = (runner.stats.criticalSessionUs - b.criticalSessionUs) / stepsRun;
-          profile = { stepUs, criticalSessionUs, handoffShare: 1 - criticalSessionUs / stepUs };
+          const handoffUs = (runner.stats.handoffUs - b.handoffUs) / stepsRun;
+          profile = { stepUs, criticalSessionUs, outsideShare: 1 - criticalSessionUs / stepUs, handoffUs, handoffShare: handoffUs / stepUs };
         }
         let quality: Quality | undefined;
         let qualityMs: number | undefined;
