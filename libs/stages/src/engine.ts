@@ -7,7 +7,7 @@ import { createScheduler, type SchedulerKind, type SchedulerOptions } from '@asy
 
 import { cpuDeviceGroups, type DeviceSpec } from './device.js';
 import { devicesNeeded, resolveParallel, type ParallelOptions, type ResolvedParallel } from './parallel.js';
-import { ProcessRunner } from './process-runner.js';
+import { ProcessRunner, type CoordinatorWait } from './process-runner.js';
 import { splitForModel } from './split-pipeline.js';
 
 /** Options of an engine: one model, one parallel configuration, its devices. */
@@ -21,7 +21,7 @@ export interface EngineOptions {
   /** ORT intra-op threads per session for the in-process runner. @defaultValue 1 */
   readonly intraOpThreads?: number;
   /** How the coordinator waits for stages (see ProcessRunnerOptions.wait). @defaultValue 'async' */
-  readonly wait?: 'sync' | 'async' | 'hybrid';
+  readonly wait?: CoordinatorWait;
   /** @defaultValue 32 */
   readonly maxBatch?: number;
   /** Where stage splits are cached (per model, a subfolder). @defaultValue `<model dir>/splits` */

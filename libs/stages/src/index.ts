@@ -7,7 +7,7 @@ export type { DeviceSpec } from './device.js';
 export { cpuDeviceGroups, describeDevice, threadsFor } from './device.js';
 export { StageFailedError } from './errors.js';
 export { ProcessRunner } from './process-runner.js';
-export type { ProcessRunnerOptions, RunnerStats } from './process-runner.js';
+export type { CoordinatorWait, ProcessRunnerOptions, RunnerStats } from './process-runner.js';
 export { StageHandle, stageEntryPath } from './stage-handle.js';
 export type { StageLoadInfo, StageState } from './stage-handle.js';
 export { peakRss } from './stage-process.js';

@@ -9,6 +9,9 @@ import type { DeviceSpec } from './device.js';
 import { StageFailedError } from './errors.js';
 import { StageHandle } from './stage-handle.js';
 
+/** How a coordinator waits for its stages (see `ProcessRunnerOptions.wait`). */
+export type CoordinatorWait = 'sync' | 'async' | 'hybrid';
+
 /** Options of a stage-process runner. */
 export interface ProcessRunnerOptions {
   readonly pipeline: PipelineSpec;
@@ -27,7 +30,7 @@ export interface ProcessRunnerOptions {
    * `hybridYieldMs` — sync speed for short steps, a loop that still turns — but only while it is
    * the thread's only generation in flight (otherwise it waits like `async`). @defaultValue 'async'
    */
-  readonly wait?: 'sync' | 'async' | 'hybrid';
+  readonly wait?: CoordinatorWait;
   /** Hybrid wait: longest synchronous block per wait. @defaultValue 5 */
   readonly hybridBlockMs?: number;
   /** Hybrid wait: the event loop gets a turn at least this often during a generation. @defaultValue 20 */
@@ -114,9 +117,8 @@ export class ProcessRunner implements StageRunner {
   private readonly readsLatent: boolean[];
   /** This process's CPUs before `pin()`, restored by `end()`. */
   private savedAffinity: number[] | undefined;
-  /** Per device, `monotonicUs` of its last dispatch and of the coordinator noticing its completion. */
+  /** Per device, `monotonicUs` of its last dispatch. */
   private readonly dispatchedAt: number[];
-  private readonly noticedAt: number[];
   /** Between begin() and end() (counted in `generationsInFlight`). */
   private inGeneration = false;
   /** Hybrid wait: when the event loop last had a turn (performance.now). */
@@ -137,7 +139,6 @@ export class ProcessRunner implements StageRunner {
     this.channels = new Array<Channel | undefined>(this.devices).fill(undefined);
     this.stats = { steps: 0, stepUs: 0, criticalSessionUs: 0, sessionUs: new Array<number>(this.devices).fill(0), handoffUs: 0 };
     this.dispatchedAt = new Array<number>(this.devices).fill(0);
-    this.noticedAt = new Array<number>(this.devices).fill(0);
     this.readsLatent = options.pipeline.components.map(readsLatent);
     for (const h of handles) this.watch(h);
   }
@@ -205,8 +206,8 @@ export class ProcessRunner implements StageRunner {
       for (const run of step.runs) {
         const seq = this.dispatch(run, timestepValues);
         await this.waitFor([[run.device, seq]]);
+        this.stats.handoffUs += this.handoffOf(run.device, stepStartUs, monotonicUs());
         critical += this.finish(run.device);
-        this.stats.handoffUs += this.handoffOf(run.device, stepStartUs);
       }
     } else if (step.runs.length > 0) {
       const early = this.prepared?.step === step.step ? this.prepared.expected : [];
@@ -214,9 +215,11 @@ export class ProcessRunner implements StageRunner {
       const started = new Set(early.map(([d]) => d));
       const expected = [...early, ...step.runs.filter((run) => !started.has(run.device)).map((run) => [run.device, this.dispatch(run, timestepValues)] as [number, number])];
       await this.waitFor(expected);
+      // The run that finished last ended the step; the coordinator noticed it as the wait returned.
+      const noticedUs = monotonicUs();
+      const last = expected.reduce((a, [d]) => (this.control.stamps(d).doneAtUs > this.control.stamps(a).doneAtUs ? d : a), expected[0]![0]);
+      this.stats.handoffUs += this.handoffOf(last, stepStartUs, noticedUs);
       for (const [device] of expected) critical = Math.max(critical, this.finish(device));
-      const last = expected.reduce((a, [d]) => ((this.noticedAt[d] ?? 0) > (this.noticedAt[a] ?? 0) ? d : a), expected[0]![0]);
-      this.stats.handoffUs += this.handoffOf(last, stepStartUs);
     }
     const now = performance.now();
     this.stats.steps += 1;
@@ -335,12 +338,12 @@ export class ProcessRunner implements StageRunner {
   /**
    * Doorbell latency of a device's last run on the step's critical path: its wake-up after the
    * later of dispatch and step start (a head-start dispatch sleeps through the sampler's math),
-   * and the coordinator's wake-up after its completion.
+   * and the coordinator's wake-up (`noticedUs`) after its completion.
    */
-  private handoffOf(device: number, stepStartUs: number): number {
+  private handoffOf(device: number, stepStartUs: number, noticedUs: number): number {
     const { wokeAtUs, doneAtUs } = this.control.stamps(device);
     const request = wokeAtUs - Math.max(this.dispatchedAt[device] ?? 0, stepStartUs);
-    const completion = (this.noticedAt[device] ?? 0) - doneAtUs;
+    const completion = noticedUs - doneAtUs;
     return Math.max(0, request) + Math.max(0, completion);
   }
 
@@ -370,7 +373,6 @@ export class ProcessRunner implements StageRunner {
 
   private async waitFor(expected: readonly (readonly [number, number])[]): Promise<void> {
     const bell = this.control.completion;
-    const noticed = new Set<number>();
     for (;;) {
       const seen = bell.seq;
       let done = 0;
@@ -378,10 +380,6 @@ export class ProcessRunner implements StageRunner {
       for (const [d, seq] of expected) {
         if (this.control.done(d).seq !== seq) continue;
         done += 1;
-        if (!noticed.has(d)) {
-          noticed.add(d);
-          this.noticedAt[d] = monotonicUs();
-        }
         // Pinned beside device 0, only its completion frees our core; unpinned, any will do.
         if (!this.savedAffinity || d === 0) coreFree = true;
       }

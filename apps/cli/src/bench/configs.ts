@@ -1,4 +1,4 @@
-import { cpuDeviceGroups, resolveParallel, type DeviceSpec, type ResolvedParallel } from '@asyncdiff/stages';
+import { cpuDeviceGroups, resolveParallel, type CoordinatorWait, type DeviceSpec, type ResolvedParallel } from '@asyncdiff/stages';
 
 /** One row of the benchmark: an engine configuration. */
 export interface BenchConfig {
@@ -9,7 +9,7 @@ export interface BenchConfig {
   readonly threads?: number;
   readonly parallel: ResolvedParallel;
   readonly devices?: readonly DeviceSpec[];
-  readonly wait?: 'sync' | 'async' | 'hybrid';
+  readonly wait?: CoordinatorWait;
   /** More devices than cores: stages share cores, numbers are not a speedup claim. */
   readonly oversubscribed: boolean;
   /** Part of the W sweep only (quality still measured). */
