@@ -17,4 +17,14 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['@asyncdiff/*/*'], message: 'Import a lib through its public entry only.' }] }],
     },
   },
+  {
+    // The shared Redis test fixture is the one subpath besides a lib's entry, and only tests use it.
+    files: ['**/*.test.ts', '**/test-fixtures/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@asyncdiff/*/*', '!@asyncdiff/queue/test-fixtures'], message: 'Import a lib through its public entry only.' }] },
+      ],
+    },
+  },
 );

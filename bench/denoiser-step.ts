@@ -17,6 +17,9 @@ import { replaceSection } from '../apps/cli/src/bench/sections.js';
 import { machineLine } from '../apps/cli/src/bench/machine.js';
 import { median, quantile } from '../apps/cli/src/bench/stats.js';
 
+// ORT is used directly here, not through our libs: no telemetry (see libs/stages/src/ort-env.ts).
+process.env['ORT_DISABLE_TELEMETRY'] ??= '1';
+
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } } });
 const runs = Number(values.runs);
 const rounds = Number(values.rounds);

@@ -18,11 +18,12 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { InProcessRunner, buildSchedule, sample, wholeModelPipeline, type PipelineSpec, type Schedule } from '@asyncdiff/asyncdiff';
+import { buildSchedule, sample, type PipelineSpec, type Schedule } from '@asyncdiff/asyncdiff';
 import { openEvaluator } from '@asyncdiff/eval';
 import { findModelPackage } from '@asyncdiff/models';
 import { createScheduler } from '@asyncdiff/schedulers';
-import { schedulerOptions, splitForModel } from '@asyncdiff/stages';
+import { classConditioning, denoiserOf, schedulerOptions, splitForModel, wholeModelPipeline } from '@asyncdiff/engine';
+import { InProcessRunner } from '@asyncdiff/stages';
 
 import { machineLine } from '../apps/cli/src/bench/machine.js';
 import { replaceSection } from '../apps/cli/src/bench/sections.js';
@@ -68,7 +69,7 @@ async function generate(pipeline: PipelineSpec, schedule: Schedule, seedBase: nu
     const latents = new Float32Array(classIds.length * perSample);
     for (let s = 0; s < classIds.length; s += BATCH) {
       const chunk = classIds.slice(s, s + BATCH);
-      const r = await sample({ runner, schedule, scheduler, sampleDims: model.sampleDims, classIds: chunk, nullClass: model.nullClass, seed: seedBase + s, guidance: model.defaults.guidance });
+      const r = await sample({ runner, schedule, scheduler, sampleDims: model.sampleDims, conditioning: classConditioning(model, chunk), seed: seedBase + s, guidance: model.defaults.guidance });
       latents.set(r.latents, s * perSample);
     }
     return { latents, classIds, seedBase, sampleDims: model.sampleDims, ms: 0 };
@@ -77,8 +78,9 @@ async function generate(pipeline: PipelineSpec, schedule: Schedule, seedBase: nu
   }
 }
 
-const whole = wholeModelPipeline(model);
-const { pipeline: balanced, split } = await splitForModel(model, 2);
+const denoiser = await denoiserOf(model);
+const whole = wholeModelPipeline(denoiser.path, denoiser.signature, denoiser.io);
+const { pipeline: balanced, split } = await splitForModel(denoiser, 2);
 const nodeOrder = Object.keys(split.plan.assignment.nodes);
 const balancedCut = Object.values(split.plan.assignment.nodes).indexOf(1);
 const fmt = (q: Quality, ref?: Quality): string =>
@@ -107,7 +109,7 @@ const cutRows: string[] = [];
 const firstCutWithSamples = new Map<string, number>();
 for (const k of cuts) {
   const assignment = Object.fromEntries(nodeOrder.map((n, i) => [n, i < k ? 0 : 1]));
-  const { pipeline, split: s } = k === balancedCut ? { pipeline: balanced, split } : await splitForModel(model, 2, { assignment, cacheDir: 'bench/out/quality-profile-splits' });
+  const { pipeline, split: s } = k === balancedCut ? { pipeline: balanced, split } : await splitForModel(denoiser, 2, { assignment, cacheDir: 'bench/out/quality-profile-splits' });
   const set = await generate(pipeline, asyncdiff, 0);
   const q = await measureQuality(evaluator, set, ref0.set);
   const digest = createHash('sha256').update(new Uint8Array(set.latents.buffer, set.latents.byteOffset, set.latents.byteLength)).digest('hex');

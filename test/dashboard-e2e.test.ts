@@ -1,6 +1,6 @@
 /**
  * The ops dashboard end to end in headless Chromium (playwright-core, the machine's Chromium):
- * log in with an API key, submit jobs and a batch through the API, watch them move to
+ * log in with an admin key, submit jobs and a batch through the API, watch them move to
  * succeeded on the page without a reload, click cancel / retry / pause actions, search, open
  * bull-board. Workers are the timer-based test worker writing real PNG outputs, so the gallery
  * and contact sheet show real images. Screenshots go to test-artifacts/.
@@ -48,7 +48,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium (timer worker)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'dash-e2e-'));
     store = createLocalObjectStore({ rootDir: dir, urlSecret: 's'.repeat(32) });
-    api = await startApi({ port: 0, logger: silentLogger, apiKeys: [KEY], rateLimitBurst: 0, queue: { connection: TEST_REDIS_URL, prefix, backoffDelayMs: 50 }, ...storageDeps(store) });
+    api = await startApi({ port: 0, logger: silentLogger, apiAdminKeys: [KEY], rateLimitBurst: 0, queue: { connection: TEST_REDIS_URL, prefix, backoffDelayMs: 50 }, ...storageDeps(store) });
     // A failed first run, a successful retry: the retry carries `retryOf`.
     const handler = mediaHandler(store, { stepMs: 40, fail: (j) => (j.spec.seed === 13 && !j.retryOf ? 'unlucky seed' : undefined) });
     for (const queue of ['image', 'video'] as const) {
@@ -71,7 +71,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium (timer worker)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('asks for the API key, then shows the dashboard with live updates', async () => {
+  it('asks for an admin key, then shows the dashboard with live updates', async () => {
     const res = await page.goto(`${api.url}/dashboard`);
     expect(res?.status()).toBe(200);
     expect(page.url()).toContain('/dashboard/login');

@@ -2,7 +2,9 @@
  * The ops dashboard in Chromium against the real GPU host (`apps/gpu-host/dist/main.js` as a
  * child process on CPU core groups): jobs and a batch submitted through the API move to
  * succeeded on the page live; the host card shows its replica group, running job, steps/s and
- * stage processes; cancel and retry work from the page. Build first:
+ * stage processes; the charts (queue depth and completions over the last hour, step-time
+ * histogram, the running job's per-stage timeline) draw real data; cancel and retry work from
+ * the page. Build first:
  * `npx tsc -b apps/gpu-host/tsconfig.build.json`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +24,17 @@ import { deletePrefix, silentLogger, TEST_REDIS_URL } from '../apps/api/src/test
 
 /** What the tests read of an <img> (the test tsconfig has no DOM types). */
 type Img = { complete: boolean; naturalWidth: number };
+
+/** Painted (non-transparent) pixels of the chart's canvas, counted in the page. */
+const paintedPixels = (page: Page, chart: string) =>
+  page.evaluate<number>(`(() => {
+    const c = document.querySelector('[data-chart="${chart}"] canvas');
+    if (!c) return 0;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  })()`);
 
 const KEY = 'dashboard-gpu-key-0123456789abcdef';
 
@@ -51,7 +64,7 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with th
     // The API also accepts a model ("ghost") the host lacks, so a job can fail on the host.
     const digits = findModelPackage('digits');
     const models = staticModelCatalog([...createModelCatalog().list(), { ...digits, name: 'ghost' }]);
-    api = await startApi({ port: 0, logger: silentLogger, apiKeys: [KEY], rateLimitBurst: 0, queue: { connection: TEST_REDIS_URL, prefix, models }, ...storageDeps(store) });
+    api = await startApi({ port: 0, logger: silentLogger, apiAdminKeys: [KEY], rateLimitBurst: 0, depthSampleIntervalMs: 1000, queue: { connection: TEST_REDIS_URL, prefix, models }, ...storageDeps(store) });
     host = spawnGpuHost({
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX: prefix,
@@ -76,9 +89,12 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with th
     rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
-  it('logs in through a ?key= link and shows the host, its group and stage processes', { timeout: 120_000 }, async () => {
-    await page.goto(`${api.url}/dashboard?key=${KEY}`);
-    expect(new URL(page.url()).search).toBe('');
+  it('logs in with an admin key through the form and shows the host, its group and stage processes', { timeout: 120_000 }, async () => {
+    await page.goto(`${api.url}/dashboard`);
+    expect(page.url()).toContain('/dashboard/login');
+    await page.fill('input[name="key"]', KEY);
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${api.url}/dashboard`);
     await page.locator('#live[data-state="live"]').waitFor({ timeout: 20_000 });
     const card = page.locator('#hosts [data-host-id="e2e-host"]');
     await card.waitFor({ timeout: 20_000 });
@@ -93,6 +109,13 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with th
     await expect.poll(async () => (await card.locator('.group-jobs li').first().textContent()) ?? '', { timeout: 30_000 }).toMatch(/step [1-9]\d*\/300 · \d+\.\d steps\/s/);
     await expect.poll(() => card.locator('table.stages tbody tr').count()).toBeGreaterThanOrEqual(2);
     await screenshot(page, 'dashboard-gpu-host-running');
+    // The running job's timeline: whole step, each of its 2 stages' session.run, the hand-off.
+    const timeline = page.locator(`[data-chart="stage-timeline"][data-state="drawn"][data-job-id="${long.id}"]`);
+    await timeline.waitFor({ timeout: 30_000 });
+    expect(await timeline.getAttribute('data-series')).toBe('4');
+    expect(await timeline.locator('.u-legend .u-series .u-label').allTextContents()).toEqual(['step', 'whole step', 'stage 0 session.run', 'stage 1 session.run', 'hand-off']);
+    await expect.poll(() => paintedPixels(page, 'stage-timeline')).toBeGreaterThan(1000);
+    await page.locator('#charts').screenshot({ path: await screenshot(page, 'dashboard-charts-running').then((f) => f.replace(/\.png$/, '-panel.png')) });
     const jobs = [];
     for (const prompt of ['1', 'four', '9']) jobs.push(await call('/v1/jobs', { type: 'image', model: 'digits', prompt, steps: 8 }));
     const batch = await call('/v1/batches', { name: 'real host grid', matrix: { type: 'video', model: 'moving-digits', prompts: ['2', '5'], seeds: [1, 2, 3, 4], steps: [6] } });
@@ -102,6 +125,17 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with th
     await batchRow.locator('a.thumb img').waitFor();
     await expect.poll(() => page.locator('#gallery img').evaluateAll((imgs) => imgs.filter((i) => (i as unknown as Img).naturalWidth > 0).length)).toBeGreaterThanOrEqual(4);
     await screenshot(page, 'dashboard-gpu-host-done');
+    // The last hour (BullMQ metrics, depth samples) and the step-time histogram of what ran.
+    for (const chart of ['queue-depth', 'throughput', 'step-histogram']) {
+      await page.locator(`[data-chart="${chart}"][data-state="drawn"]`).waitFor({ timeout: 30_000 });
+      await expect.poll(() => paintedPixels(page, chart), { message: chart }).toBeGreaterThan(500);
+    }
+    const histogram = await page.locator('[data-chart="step-histogram"] .u-legend .u-series .u-label').allTextContents();
+    expect(histogram.slice(1).some((l) => /^moving-digits async \(\d+ steps, mean [\d.]+ m?s\)$/.test(l)), histogram.join(' | ')).toBe(true);
+    expect(histogram.slice(1).some((l) => /^digits /.test(l)), histogram.join(' | ')).toBe(true);
+    const throughput = await page.locator('[data-chart="throughput"] .u-legend .u-series .u-label').allTextContents();
+    expect(throughput).toEqual(['Time', 'image completed', 'image failed', 'video completed', 'video failed']);
+    await page.locator('#charts').screenshot({ path: (await screenshot(page, 'dashboard-charts-done')).replace(/\.png$/, '-panel.png') });
     expect(await page.evaluate(() => (globalThis as unknown as { __noReload?: number }).__noReload)).toBe(7);
   });
 

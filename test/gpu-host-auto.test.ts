@@ -18,12 +18,13 @@ describe('gpu-host parallel mode selection (real Redis, stage processes, models)
     await world.dispose();
   });
 
-  it('auto: AsyncDiff on the whole group when it is idle, data parallelism (one device per job) when jobs wait', async () => {
-    const alone = await world.submit({ type: 'video', model: 'moving-digits', prompt: '1', steps: 12 });
+  it('auto (budget fastest): AsyncDiff on the whole group when it is idle, data parallelism (one device per job) when jobs wait', async () => {
+    const fastest = { quality: 'fastest' };
+    const alone = await world.submit({ type: 'video', model: 'moving-digits', prompt: '1', steps: 12, parallel: fastest });
     expect((await world.finished(alone.id)).status).toBe('succeeded');
-    expect((await sidecarOf(alone.id)).parallel).toMatchObject({ decidedBy: 'auto', used: { mode: 'async', stages: 2 } });
+    expect((await sidecarOf(alone.id)).parallel).toMatchObject({ decidedBy: 'auto', budget: 'fastest', used: { mode: 'async', stages: 2 } });
 
-    const burst = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => world.submit({ type: 'video', model: 'moving-digits', prompt: String(i), seed: i, steps: 40 })));
+    const burst = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => world.submit({ type: 'video', model: 'moving-digits', prompt: String(i), seed: i, steps: 40, parallel: fastest })));
     for (const j of burst) expect((await world.finished(j.id)).status).toBe('succeeded');
     const sidecars = await Promise.all(burst.map((j) => sidecarOf(j.id)));
     const sequential = sidecars.filter((s) => s.parallel.used.mode === 'sequential');

@@ -50,7 +50,7 @@ describe('gpu-host under failure (real Redis, stage processes, models)', () => {
     expect(victim).toBeDefined();
     process.kill(victim!.pid, 'SIGKILL');
     const done = await world.finished(job.id);
-    expect(done.status).toBe('succeeded');
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
     expect(done.attempts).toBe(1);
     expect(await world.keysOf(job.id)).toEqual([`jobs/${job.id}/0000.gif`, sidecarKey(job.id)]);
     expect(inspectGif(await world.store.get(`jobs/${job.id}/0000.gif`)).frames).toBe(8);
@@ -94,6 +94,8 @@ describe('gpu-host under failure (real Redis, stage processes, models)', () => {
         GPU_HOST_DEVICES: 'cpu',
         GPU_HOST_HEALTH_INTERVAL_MS: '0',
         GPU_HOST_CHECKPOINT_INTERVAL_MS: '0',
+        // Any free port: tests must not fight over the standalone default 9464.
+        GPU_HOST_METRICS_PORT: '0',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

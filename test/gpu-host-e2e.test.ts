@@ -48,7 +48,8 @@ describe('gpu-host end to end (real Redis, stage processes, models)', () => {
     const sidecar = JSON.parse((await world.store.get(sidecarKey(job.id))).toString('utf8')) as JobSidecar;
     expect(sidecar).toMatchObject({ jobId: job.id, model: 'digits', prompt: 'seven', classId: 7, seed: 5, steps: 12, guidance: 2, scheduler: 'ddim', count: 2 });
     expect(sidecar.parallel.requested.mode).toBe('auto');
-    expect(sidecar.parallel.used).toMatchObject({ mode: 'async', stages: 2, stride: 1 });
+    // A lone guided job on an idle group, budget exact (the default): the guidance halves on the two devices.
+    expect(sidecar.parallel).toMatchObject({ budget: 'exact', used: { mode: 'cfg', stages: 1 }, quality: { kind: 'exact' } });
     expect(sidecar.host).toEqual({ hostId: 'test-host', group: 'g0', devices: ['cpu[0]', 'cpu[1]'] });
     expect(sidecar.timings.denoiseMs).toBeGreaterThan(0);
     expect(sidecar.timings.queueWaitMs).toBeGreaterThanOrEqual(0);
@@ -120,7 +121,7 @@ describe('gpu-host end to end (real Redis, stage processes, models)', () => {
       expect(first.map((s) => s.hostId)).toEqual(['test-host']);
       expect(first[0]!.devices.map((d) => d.label)).toEqual(['cpu[0]', 'cpu[1]']);
       expect(first[0]!.groups).toMatchObject([{ id: 'g0', devices: ['cpu[0]', 'cpu[1]'], state: 'idle', jobs: [] }]);
-      const job = await world.submit({ type: 'video', model: 'moving-digits', prompt: '2', steps: 150 });
+      const job = await world.submit({ type: 'video', model: 'moving-digits', prompt: '2', steps: 150, parallel: { mode: 'async' } });
       const seen = await waitFor(async () => {
         const s = await listHostStatuses(redis, world.prefix);
         const g = s[0]?.groups[0];

@@ -1,45 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { Redis } from 'ioredis';
-
 import { createJobClient, type JobClient, type JobEvent, type JobRecord, type ModelCatalog } from '@asyncdiff/queue';
+import { deletePrefix, TEST_REDIS_URL, testPrefix, waitFor as sharedWaitFor } from '@asyncdiff/queue/test-fixtures';
 import { createLocalObjectStore, type LocalObjectStore } from '@asyncdiff/storage';
 
-/** Redis used by the gpu-host suites (the developer machine's, or REDIS_URL). */
-export const TEST_REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+export { TEST_REDIS_URL };
 
-/** A fresh hash-tagged key prefix, so suites never see each other's queues or keys. */
-export function testPrefix(): string {
-  return `{gh-${randomUUID()}}`;
-}
-
-/** Deletes every key under `prefix`. */
-export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
-
-/** Polls `check` until it returns something other than undefined/false; throws after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** Polls `check` until it returns something other than undefined/false; throws after `timeoutMs` (gpu-host suites wait longer). */
+export function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  return sharedWaitFor(check, timeoutMs, what, 25);
 }
 
 /** One isolated world per test: a prefix, a client, a local store in a temp folder, an event log. */
@@ -58,7 +29,7 @@ export interface World {
 
 /** Builds a `World`; `models` lets a test accept jobs for packages the hosts do not have. */
 export async function createWorld(models?: ModelCatalog): Promise<World> {
-  const prefix = testPrefix();
+  const prefix = testPrefix('gh');
   const client = createJobClient({ connection: TEST_REDIS_URL, prefix, backoffDelayMs: 50, ...(models && { models }) });
   const storeDir = mkdtempSync(path.join(tmpdir(), 'gpu-host-test-'));
   const store = createLocalObjectStore({ rootDir: storeDir, urlSecret: 'x'.repeat(32) });

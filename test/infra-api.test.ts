@@ -1,27 +1,33 @@
 /**
- * Checks infra/ against a live API: the real app (`startApi`, configured from the k8s ConfigMap
- * and example Secret through `apiOptionsFromEnv`) on the real Redis with a fresh key prefix,
- * driven through every route family and every webhook outcome, then scraped. Every metric name
- * and label the Grafana dashboard and the Prometheus rules use must be in that scrape, and every
- * family the API exports must be on the dashboard and explained in infra/README.md.
+ * Checks infra/ against a live API and a live GPU host: the real app (`startApi`, configured from
+ * the k8s ConfigMap and example Secret through `apiOptionsFromEnv`) on the real Redis with a fresh
+ * key prefix, driven through every route family and every webhook outcome, and a real GPU host
+ * (stage processes on CPU core groups) that runs a real AsyncDiff job; then both are scraped.
+ * Both scrapes pass `promtool check metrics`; every metric name and label the Grafana dashboard
+ * and the Prometheus rules use must be in them, and every `asyncdiff_*` family either exports must
+ * be on the dashboard and explained in infra/README.md.
  */
-import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { closeRedis, createRedis, JOB_KINDS, TERMINAL_STATUSES } from '@asyncdiff/queue';
+import { JOB_KINDS, TERMINAL_STATUSES } from '@asyncdiff/queue';
+import { deletePrefix, TEST_REDIS_URL, testPrefix } from '@asyncdiff/queue/test-fixtures';
+import { createLocalObjectStore, type LocalObjectStore } from '@asyncdiff/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { apiOptionsFromEnv, startApi, type ApiServer } from '../apps/api/src/index.js';
+import { createHostLogger, startGpuHost, type GpuHost } from '../apps/gpu-host/src/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 const read = (rel: string): string => readFileSync(path.join(ROOT, rel), 'utf8');
 // js-yaml comes with eslint (@eslint/eslintrc); it has no bundled types, so type the one call.
 const yaml = createRequire(import.meta.url)('js-yaml') as { loadAll(text: string): unknown[] };
@@ -143,6 +149,15 @@ const variableQueries = dashboard.templating.list.flatMap((v) => {
 });
 const queries = [...rules.map((r) => ({ where: `rule ${r.alert ?? r.record ?? '?'}`, expr: r.expr })), ...panelQueries, ...variableQueries];
 
+/** Whether promtool (Debian's `prometheus` package) is installed. */
+const HAVE_PROMTOOL = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** `promtool check metrics` on an exposition: its exit status and what it said. */
+function promtoolCheckMetrics(text: string): { status: number | null; output: string } {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
+}
+
 // Labels Prometheus itself adds (scrape target and the relabelling in prometheus.yml).
 const TARGET_LABELS = new Set(['job', 'instance', 'namespace', 'pod', 'node', 'fleet']);
 const PROMETHEUS_SERIES = new Set(['up']);
@@ -150,7 +165,7 @@ const PROMETHEUS_SERIES = new Set(['up']);
 // ---------------------------------------------------------------------------------------------
 
 describe('infra against a live API', () => {
-  const prefix = `{infra-${randomUUID()}}`;
+  const prefix = testPrefix('infra');
   const deployment = manifest('api-deployment.yaml', 'Deployment');
   const secret = manifest('secret.example.yaml', 'Secret');
   const apiKey = (secret.stringData?.['API_KEYS'] ?? '').split(',')[0] ?? '';
@@ -158,6 +173,14 @@ describe('infra against a live API', () => {
   let hooks: Server;
   let families: Map<string, Family>;
   let exposition = '';
+  let host: GpuHost | undefined;
+  let hostStore: LocalObjectStore | undefined;
+  let hostDir = '';
+  let hostExposition = '';
+  let hostFamilies: Map<string, Family>;
+  /** The GPU host's JSON log lines. */
+  const hostLines: Array<Record<string, unknown>> = [];
+  let jobId = '';
 
   const call = (p: string, init: RequestInit = {}) => fetch(`${api.url}${p}`, { ...init, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...init.headers } });
 
@@ -176,7 +199,8 @@ describe('infra against a live API', () => {
     const hookUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}`;
 
     // Configured exactly as a pod is (ConfigMap + Secret), on a test Redis prefix and a free port.
-    const env = { ...manifest('configmap.yaml', 'ConfigMap').data, ...secret.stringData, REDIS_URL, QUEUE_PREFIX: prefix };
+    // The receiver is on loopback: opt in for exactly that address, as an operator would.
+    const env = { ...manifest('configmap.yaml', 'ConfigMap').data, ...secret.stringData, REDIS_URL, QUEUE_PREFIX: prefix, WEBHOOK_ALLOW_CIDRS: '127.0.0.1/32' };
     const options = apiOptionsFromEnv(env);
     api = await startApi({
       ...options,
@@ -209,23 +233,43 @@ describe('infra against a live API', () => {
       if (['delivered', 'retry', 'gave_up'].every((o) => outcomes.has(o)) || Date.now() > deadline) break;
       await sleep(100);
     }
-    families = parseExposition(exposition);
-  });
+
+    // A real GPU host on the same prefix runs a real AsyncDiff job (2 stage processes).
+    hostDir = mkdtempSync(path.join(tmpdir(), 'infra-host-'));
+    hostStore = createLocalObjectStore({ rootDir: hostDir });
+    host = await startGpuHost({
+      connection: REDIS_URL,
+      prefix,
+      storage: hostStore,
+      hostId: 'infra-host',
+      devices: 'cpu',
+      healthIntervalMs: 0,
+      heartbeatIntervalMs: 200,
+      metricsPort: 0,
+      logger: createHostLogger({ hostId: 'infra-host', destination: { write: (line: string) => void hostLines.push(JSON.parse(line) as Record<string, unknown>) } }),
+    });
+    const job = await call('/v1/jobs', { method: 'POST', body: JSON.stringify({ type: 'image', model: 'digits', prompt: '3', steps: 6, parallel: { mode: 'async' } }) });
+    expect(job.status).toBe(202);
+    jobId = ((await job.json()) as { id: string }).id;
+    const jobDeadline = Date.now() + 120_000;
+    for (;;) {
+      const status = ((await (await call(`/v1/jobs/${jobId}`)).json()) as { status: string }).status;
+      if (status === 'succeeded') break;
+      if (status === 'failed' || Date.now() > jobDeadline) throw new Error(`the GPU host's job ended ${status}`);
+      await sleep(100);
+    }
+    hostExposition = await (await fetch(`${host.probeUrl ?? ''}/metrics`)).text();
+    exposition = await (await fetch(`${api.url}/metrics`)).text();
+    families = new Map([...parseExposition(exposition), ...(hostFamilies = parseExposition(hostExposition))]);
+  }, 240_000);
 
   afterAll(async () => {
+    await host?.close();
+    await hostStore?.close();
+    if (hostDir) rmSync(hostDir, { recursive: true, force: true });
     await api?.close();
     hooks?.close();
-    const redis = createRedis(REDIS_URL, 'command');
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-    } finally {
-      await closeRedis(redis);
-    }
+    await deletePrefix(prefix);
   });
 
   it('answers the Deployment\'s probe paths and serves Prometheus text at the scrape annotation\'s path', async () => {
@@ -237,6 +281,57 @@ describe('infra against a live API', () => {
     const res = await fetch(`${api.url}${deployment.spec?.template?.metadata.annotations?.['prometheus.io/path'] ?? ''}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+
+  it.skipIf(!HAVE_PROMTOOL)('promtool check metrics passes on both scrapes (API and GPU host)', () => {
+    for (const [who, text] of [['API', exposition], ['GPU host', hostExposition]] as const) {
+      expect(text, who).toContain('# TYPE asyncdiff_');
+      expect(text, who).toContain('# TYPE nodejs_eventloop_lag_p99_seconds gauge');
+      expect(promtoolCheckMetrics(text), who).toEqual({ status: 0, output: '' });
+    }
+    // The check can fail: the precomputed-quantile gauge this replaced is what promtool flagged.
+    const legacy = '# HELP x_latency_seconds p95.\n# TYPE x_latency_seconds gauge\nx_latency_seconds{quantile="0.95"} 1\n# HELP y_active_total n.\n# TYPE y_active_total gauge\ny_active_total 1\n';
+    expect(promtoolCheckMetrics(legacy).status).not.toBe(0);
+  });
+
+  it('the GPU host observed the job: queue wait, run time, every step, every stage\'s session.run, hand-offs', () => {
+    const sample = (series: string): number => {
+      const m = new RegExp(`^${series.replace(/[{}"+.]/g, '\\$&')} (\\S+)$`, 'm').exec(hostExposition);
+      expect(m, `${series} in the GPU host's scrape`).not.toBeNull();
+      return Number(m?.[1]);
+    };
+    expect(sample('asyncdiff_job_queue_wait_seconds_count{kind="image",model="digits"}')).toBe(1);
+    expect(sample('asyncdiff_job_run_seconds_count{kind="image",model="digits",mode="async",outcome="succeeded"}')).toBe(1);
+    expect(sample('asyncdiff_job_run_seconds_sum{kind="image",model="digits",mode="async",outcome="succeeded"}')).toBeGreaterThan(0);
+    expect(sample('asyncdiff_step_seconds_count{model="digits",mode="async"}')).toBe(6);
+    expect(sample('asyncdiff_step_seconds_sum{model="digits",mode="async"}')).toBeGreaterThan(0);
+    expect(sample('asyncdiff_step_handoff_seconds_count{model="digits",mode="async"}')).toBe(6);
+    expect(sample('asyncdiff_step_handoff_seconds_sum{model="digits",mode="async"}')).toBeGreaterThan(0);
+    for (const stage of ['0', '1']) {
+      expect(sample(`asyncdiff_stage_run_seconds_count{model="digits",mode="async",stage="${stage}"}`)).toBe(6);
+      expect(sample(`asyncdiff_stage_run_seconds_sum{model="digits",mode="async",stage="${stage}"}`)).toBeGreaterThan(0);
+    }
+    expect(sample('asyncdiff_devices{group="g0"}')).toBe(2);
+    expect(sample('asyncdiff_devices_busy{group="g0"}')).toBe(0);
+    expect(sample('asyncdiff_stage_restarts_total{group="g0"}')).toBe(0);
+    expect(sample('asyncdiff_job_retries_total{kind="image"}')).toBe(0);
+  });
+
+  it('the GPU host answers its probe paths and logs host, group, job id and step on every job line', async () => {
+    const base = host?.probeUrl ?? '';
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok' });
+    const ready = await fetch(`${base}/readyz`);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { started: 'ok', stages: 'ok', redis: 'ok' } });
+    expect(ready.status).toBe(200);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    const jobLines = hostLines.filter((l) => l['jobId'] === jobId);
+    expect(jobLines.map((l) => l['msg'])).toEqual(['job started', 'job succeeded']);
+    for (const line of jobLines) expect(line).toMatchObject({ host: 'infra-host', group: 'g0', jobId, step: expect.any(Number) });
+    expect(jobLines.at(-1)?.['step']).toBe(6);
+    expect(hostLines.every((l) => l['host'] === 'infra-host' && l['service'] === 'asyncdiff-gpu-host')).toBe(true);
   });
 
   it('the scrape holds the families and label values the checks below rely on', () => {
@@ -265,8 +360,8 @@ describe('infra against a live API', () => {
     for (const m of parts.metrics) {
       const family = familyOf(m);
       const known = family !== undefined || recorded.has(m) || PROMETHEUS_SERIES.has(m);
-      expect(known, `${where}: ${m} is neither exported by the API, recorded by a rule, nor a Prometheus series`).toBe(true);
-      if (m.startsWith('asyncdiff_')) expect(family, `${where}: the API does not export ${m}`).toBeDefined();
+      expect(known, `${where}: ${m} is neither exported by the API or GPU host, recorded by a rule, nor a Prometheus series`).toBe(true);
+      if (m.startsWith('asyncdiff_')) expect(family, `${where}: neither the API nor the GPU host exports ${m}`).toBeDefined();
       if (family) for (const l of family.labels.keys()) usable.add(l);
       if (recorded.has(m)) for (const l of allLabels) usable.add(l);
     }
@@ -282,9 +377,10 @@ describe('infra against a live API', () => {
     for (const l of [...parts.groupingLabels, ...('label' in rest && rest.label ? [rest.label] : [])]) expect([...usable], `${where}: groups by unknown label ${l}`).toContain(l);
   });
 
-  it('every family the API exports is on the dashboard and explained in infra/README.md', () => {
+  it('every family the API and the GPU host export is on the dashboard and explained in infra/README.md', () => {
     const dashboardText = panelQueries.map((q) => q.expr).join('\n');
     const readme = read('infra/README.md');
+    expect([...hostFamilies.keys()].filter((n) => n.startsWith('asyncdiff_')).length).toBeGreaterThanOrEqual(10);
     for (const name of [...families.keys()].filter((n) => n.startsWith('asyncdiff_'))) {
       expect(dashboardText.includes(name), `${name} is on no dashboard panel`).toBe(true);
       expect(readme.includes(`\`${name}\``), `${name} is not explained in infra/README.md`).toBe(true);

@@ -7,7 +7,7 @@
  * infra-api.test.ts.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { redisTargetFromEnv } from '@asyncdiff/queue';
 import { resolveStorageOptions } from '@asyncdiff/storage';
 import { describe, expect, it } from 'vitest';
 
@@ -32,6 +33,22 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const read = (rel: string): string => readFileSync(path.join(ROOT, rel), 'utf8');
 const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+/** Upstream promtool knows kubernetes_sd_configs; Debian's build (no Kubernetes discovery) rejects it. */
+async function promtoolHasKubernetesDiscovery(): Promise<boolean> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'promtool-probe-'));
+  try {
+    const probe = path.join(dir, 'probe.yml');
+    writeFileSync(probe, JSON.stringify({ scrape_configs: [{ job_name: 'probe', kubernetes_sd_configs: [{ role: 'pod' }] }] }));
+    await run('promtool', ['check', 'config', '--syntax-only', probe]);
+    return true;
+  } catch (e) {
+    if (/kubernetes_sd_configs not found/.test(String((e as { stdout?: string }).stdout) + String((e as { stderr?: string }).stderr))) return false;
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
@@ -59,6 +76,7 @@ interface Container {
   envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
+  startupProbe?: Probe;
   resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
   volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
@@ -82,6 +100,15 @@ interface K8sObject {
     template?: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec };
     volumeClaimTemplates?: Array<{ metadata: { name: string } }>;
     ports?: Array<{ port: number; targetPort?: number | string }>;
+    strategy?: { type?: string; rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
+    // HorizontalPodAutoscaler / KEDA ScaledObject
+    scaleTargetRef?: { apiVersion?: string; kind?: string; name: string };
+    minReplicas?: number;
+    maxReplicas?: number;
+    minReplicaCount?: number;
+    maxReplicaCount?: number;
+    metrics?: Array<{ type: string; resource?: { name: string; target: { type: string; averageUtilization?: number } } }>;
+    triggers?: Array<{ type: string; metricType?: string; metadata: Record<string, string> }>;
   };
 }
 
@@ -287,8 +314,8 @@ describe('infra/k8s', () => {
 
   it('every env var the pods get is one the env example documents', () => {
     const { documented } = parseEnvExample(read('infra/systemd/asyncdiff.env.example'));
-    // REDIS_PASSWORD / REDISCLI_AUTH only compose REDIS_URL and authenticate redis-cli in the pods.
-    const podOnly = new Set(['REDIS_PASSWORD', 'REDISCLI_AUTH', 'NODE_ENV']);
+    // REDISCLI_AUTH only authenticates redis-cli in the Redis pod.
+    const podOnly = new Set(['REDISCLI_AUTH', 'NODE_ENV']);
     for (const w of workloads().filter((o) => o.metadata.name.startsWith('asyncdiff-'))) {
       for (const name of Object.keys(containerEnv(onlyContainer(w)))) {
         if (!podOnly.has(name)) expect(Object.keys(documented), `${w.metadata.name} env ${name}`).toContain(name);
@@ -302,10 +329,25 @@ describe('infra/k8s', () => {
     const http = c.ports?.find((p) => p.name === 'http');
     const probePort = (p: Probe | undefined) => (typeof p?.httpGet?.port === 'string' ? c.ports?.find((x) => x.name === p.httpGet?.port)?.containerPort : p?.httpGet?.port);
 
-    it('runs 2 replicas with readiness on /readyz and liveness on /healthz', () => {
-      expect(api.spec?.replicas).toBe(2);
+    it('readiness on /readyz and liveness on /healthz', () => {
       expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
       expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+    });
+
+    it('is scaled by an HPA on CPU from 2 replicas, and sets no replicas itself (apply would reset them)', () => {
+      expect(api.spec?.replicas).toBeUndefined();
+      const hpa = find('HorizontalPodAutoscaler', 'asyncdiff-api');
+      expect(hpa.apiVersion).toBe('autoscaling/v2');
+      expect(hpa.spec?.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: api.metadata.name });
+      expect(hpa.spec?.minReplicas).toBeGreaterThanOrEqual(2);
+      expect(hpa.spec?.maxReplicas).toBeGreaterThan(hpa.spec?.minReplicas ?? 0);
+      const cpu = hpa.spec?.metrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu');
+      expect(cpu?.resource?.target.type).toBe('Utilization');
+      // Utilization is relative to the request: without one the HPA cannot compute it.
+      expect(c.resources?.requests?.['cpu']).toBeTruthy();
+      // The PodDisruptionBudget still leaves a replica when the HPA is at its minimum.
+      const pdb = find('PodDisruptionBudget', 'asyncdiff-api') as K8sObject & { spec: { minAvailable?: number } };
+      expect(pdb.spec.minAvailable ?? 0).toBeLessThan(hpa.spec?.minReplicas ?? 0);
     });
 
     it('probes, container port and scrape annotations use the port and host the API really listens on', () => {
@@ -335,10 +377,51 @@ describe('infra/k8s', () => {
     });
   });
 
-  describe('GPU-host DaemonSet', () => {
-    const ds = find('DaemonSet', 'asyncdiff-gpu-host');
+  describe('GPU-host Deployment', () => {
+    const ds = find('Deployment', 'asyncdiff-gpu-host');
     const spec = podSpec(ds);
     const c = onlyContainer(ds);
+    const metricsPort = c.ports?.find((p) => p.name === 'metrics');
+
+    it('probes its own HTTP port 9464: liveness /healthz (with a startup allowance for model loading), readiness /readyz', () => {
+      expect(metricsPort?.containerPort).toBe(9464);
+      expect(c.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+      expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+      expect(c.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+      const startup = c.startupProbe as Probe & { periodSeconds?: number; failureThreshold?: number };
+      expect((startup.periodSeconds ?? 10) * (startup.failureThreshold ?? 3), 'seconds a host may take to start').toBeGreaterThanOrEqual(300);
+      const annotations = ds.spec?.template?.metadata.annotations ?? {};
+      expect(Number(annotations['prometheus.io/port'])).toBe(9464);
+    });
+
+    it('sets no replicas (KEDA owns the count) and rolls one host at a time without a surge pod', () => {
+      expect(ds.spec?.replicas).toBeUndefined();
+      expect(ds.spec?.strategy?.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
+      const pdb = find('PodDisruptionBudget', 'asyncdiff-gpu-host') as K8sObject & { spec: { maxUnavailable?: number; selector: { matchLabels: Record<string, string> } } };
+      expect(pdb.spec.maxUnavailable).toBe(1);
+      expect(ds.spec?.template?.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
+    });
+
+    it('is scaled by a KEDA ScaledObject on the backlog recording rules (waiting + prioritized, plus running)', () => {
+      const so = find('ScaledObject', 'asyncdiff-gpu-host');
+      expect(so.apiVersion).toBe('keda.sh/v1alpha1');
+      expect(so.spec?.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: ds.metadata.name });
+      expect(so.spec?.minReplicaCount).toBeGreaterThanOrEqual(0);
+      expect(so.spec?.maxReplicaCount).toBeGreaterThan(so.spec?.minReplicaCount ?? 0);
+      const [trigger, ...more] = so.spec?.triggers ?? [];
+      expect(more).toEqual([]);
+      expect(trigger?.type).toBe('prometheus');
+      expect(trigger?.metricType).toBe('AverageValue');
+      expect(Number(trigger?.metadata['threshold'])).toBeGreaterThan(0);
+      expect(trigger?.metadata['serverAddress']).toMatch(/^https?:\/\//);
+      // Only names the rules file defines, and the backlog rule counts BullMQ's prioritized set.
+      const rules = (loadYaml('infra/prometheus/alerts.yml')[0] as { groups: Array<{ rules: Array<Record<string, string>> }> }).groups.flatMap((g) => g.rules);
+      const recorded = new Map(rules.filter((r) => r['record']).map((r) => [r['record'], r['expr'] ?? '']));
+      const used = [...(trigger?.metadata['query'] ?? '').matchAll(/asyncdiff:[a-z0-9_]+:[a-z0-9_]+/g)].map((m) => m[0]);
+      expect(used).toEqual(['asyncdiff:queue_backlog:max', 'asyncdiff:queue_active:max']);
+      for (const name of used) expect(recorded.has(name), name).toBe(true);
+      expect(recorded.get('asyncdiff:queue_backlog:max')).toMatch(/prioritized/);
+    });
 
     it('requests nvidia.com/gpu (limits = requests) on GPU nodes only, tolerating their taint', () => {
       const gpus = c.resources?.limits?.['nvidia.com/gpu'];
@@ -534,7 +617,9 @@ describe('infra/systemd', () => {
       const storageVars = [...read('libs/storage/src/options.ts').matchAll(/get\('([A-Z0-9_]+)'\)/g)].map((m) => m[1]);
       expect(apiVars).toContain('PORT');
       expect(storageVars).toContain('S3_BUCKET');
-      for (const v of [...apiVars, ...gpuHostVars, ...storageVars, 'REDIS_URL', 'ASYNCDIFF_MODELS_DIR']) expect(Object.keys(documented), `${v} is not documented`).toContain(v);
+      const redisVars = envSchemaKeys('libs/queue/src/transport/redis-env.ts');
+      expect(redisVars).toEqual(expect.arrayContaining(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS', 'REDIS_SENTINEL_NAME']));
+      for (const v of [...apiVars, ...gpuHostVars, ...storageVars, ...redisVars, 'ASYNCDIFF_MODELS_DIR']) expect(Object.keys(documented), `${v} is not documented`).toContain(v);
     });
 
     it('documents only variables the code reads (no typos, no stale names)', () => {
@@ -543,7 +628,14 @@ describe('infra/systemd', () => {
     });
 
     it('its values pass the real parsers, as shipped and with every example uncommented', () => {
-      for (const env of [active, documented]) {
+      // Cluster and Sentinel exclude each other: uncomment one group at a time.
+      const sentinelVars = ['REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'];
+      const withCluster = Object.fromEntries(Object.entries(documented).filter(([k]) => !sentinelVars.includes(k)));
+      const withSentinel = Object.fromEntries(Object.entries(documented).filter(([k]) => k !== 'REDIS_CLUSTER_NODES'));
+      expect(redisTargetFromEnv(withCluster)?.kind).toBe('cluster');
+      expect(redisTargetFromEnv(withSentinel)?.kind).toBe('sentinel');
+      expect(redisTargetFromEnv(active)?.kind).toBe('standalone');
+      for (const env of [active, withCluster, withSentinel]) {
         expect(() => resolveApiOptions(apiOptionsFromEnv(env))).not.toThrow();
         expect(() => resolveGpuHostOptions(gpuHostOptionsFromEnv(env))).not.toThrow();
         expect(() => resolveStorageOptions(env)).not.toThrow();
@@ -597,8 +689,84 @@ describe('infra/prometheus', () => {
   });
 
   it.skipIf(!has('promtool'))('promtool accepts the config and the rules', async () => {
-    await run('promtool', ['check', 'config', '--syntax-only', path.join(INFRA, 'prometheus/prometheus.yml')]);
+    const config = path.join(INFRA, 'prometheus/prometheus.yml');
+    if (await promtoolHasKubernetesDiscovery()) {
+      await run('promtool', ['check', 'config', '--syntax-only', config]);
+    } else {
+      // Debian's promtool is built without Kubernetes discovery and rejects the field itself.
+      // Check everything else promtool knows (relabel rules, intervals, rule files) on a copy
+      // whose kubernetes_sd_configs are swapped for a static target; the shape of the k8s job
+      // is checked against the Deployment in the test above.
+      const dir = mkdtempSync(path.join(tmpdir(), 'promtool-'));
+      try {
+        const swapped = {
+          ...prom,
+          rule_files: (prom.rule_files ?? []).map((f) => path.join(INFRA, 'prometheus', f)),
+          scrape_configs: prom.scrape_configs.map(({ kubernetes_sd_configs, ...job }) =>
+            kubernetes_sd_configs ? { ...job, static_configs: [{ targets: ['127.0.0.1:8080'] }] } : job),
+        };
+        const copy = path.join(dir, 'prometheus.yml');
+        writeFileSync(copy, JSON.stringify(swapped)); // JSON is YAML
+        await run('promtool', ['check', 'config', '--syntax-only', copy]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
     await run('promtool', ['check', 'rules', path.join(INFRA, 'prometheus/alerts.yml')]);
+  });
+});
+
+describe('autoscaling signal (promtool evaluates the rules and the KEDA query)', () => {
+  const so = find('ScaledObject', 'asyncdiff-gpu-host');
+  const query = so.spec?.triggers?.[0]?.metadata['query'] ?? '';
+
+  it.skipIf(!has('promtool'))('counts prioritized and waiting jobs once per fleet (not per API replica), plus running ones; 0 without data', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'promtool-keda-'));
+    try {
+      // Two API replicas report the same fleet-wide counts, as they do (read from Redis at scrape).
+      const counts: Record<string, Record<string, number>> = {
+        image: { waiting: 3, prioritized: 5, active: 2, delayed: 4, completed: 100, failed: 7, paused: 0 },
+        video: { waiting: 0, prioritized: 1, active: 0, delayed: 0, completed: 9, failed: 0, paused: 0 },
+      };
+      const series = ['api-a:8080', 'api-b:8080'].flatMap((instance) =>
+        Object.entries(counts).flatMap(([queue, states]) =>
+          Object.entries(states).map(([state, n]) => ({ series: `asyncdiff_queue_jobs{job="asyncdiff-api",instance="${instance}",queue="${queue}",state="${state}"}`, values: `${n}x40` })),
+        ),
+      );
+      const tests = {
+        rule_files: [path.join(INFRA, 'prometheus/alerts.yml')],
+        evaluation_interval: '30s',
+        tests: [
+          {
+            interval: '15s',
+            input_series: series,
+            promql_expr_test: [
+              {
+                expr: 'asyncdiff:queue_backlog:max',
+                eval_time: '5m',
+                exp_samples: [
+                  { labels: 'asyncdiff:queue_backlog:max{queue="image"}', value: 8 },
+                  { labels: 'asyncdiff:queue_backlog:max{queue="video"}', value: 1 },
+                ],
+              },
+              // 8 + 1 queued, 2 running; delayed (retry backoff), completed and failed do not count.
+              { expr: query, eval_time: '5m', exp_samples: [{ labels: '{}', value: 11 }] },
+            ],
+          },
+          {
+            interval: '15s',
+            input_series: [{ series: 'up{job="asyncdiff-api",instance="api-a:8080"}', values: '1x40' }],
+            promql_expr_test: [{ expr: query, eval_time: '5m', exp_samples: [{ labels: '{}', value: 0 }] }],
+          },
+        ],
+      };
+      const file = path.join(dir, 'keda.test.yml');
+      writeFileSync(file, JSON.stringify(tests)); // JSON is YAML
+      const result = await run('promtool', ['test', 'rules', file]).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: `${e.stdout ?? ''}${e.stderr ?? ''}`, failed: true }));
+      expect('failed' in result ? result.stdout : '').toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -61,6 +61,18 @@ describe('commands in package.json and the READMEs', () => {
     expect(missing).toEqual([]);
   });
 
+  it.runIf(isGitCheckout)('every workspace bin is a tracked file (npm links bins at install time, before any build)', () => {
+    const manifests = [...tracked].filter((f) => /^(apps|libs)\/[^/]+\/package\.json$/.test(f));
+    const bins: string[] = [];
+    for (const manifest of manifests) {
+      const pkg = JSON.parse(readFileSync(path.join(ROOT, manifest), 'utf8')) as { bin?: string | Record<string, string> };
+      const targets = typeof pkg.bin === 'string' ? [pkg.bin] : Object.values(pkg.bin ?? {});
+      for (const t of targets) bins.push(path.posix.join(path.posix.dirname(manifest), t));
+    }
+    expect(bins).toContain('apps/cli/bin/asyncdiff.js');
+    expect(bins.filter((b) => !tracked.has(b))).toEqual([]);
+  });
+
   it('finds script paths behind flags and in chained commands', () => {
     expect(scriptPaths('npm run build && node apps/cli/dist/main.js bench')).toEqual(['apps/cli/dist/main.js']);
     expect(scriptPaths('npx tsx bench/handoff.ts --iterations 5')).toEqual(['bench/handoff.ts']);

@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,11 +6,11 @@ import path from 'node:path';
 
 import { startApi, storageDeps, type ApiServer, type StartApiOptions } from '@asyncdiff/api';
 import { startGpuHost, type GpuHost, type GpuHostOptions } from '@asyncdiff/gpu-host';
-import { closeRedis, createRedis } from '@asyncdiff/queue';
+import { deletePrefix, TEST_REDIS_URL, testPrefix } from '@asyncdiff/queue/test-fixtures';
 import type { LocalObjectStore, S3ObjectStore } from '@asyncdiff/storage';
 
 /** Redis the cross-app tests use. */
-export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = TEST_REDIS_URL;
 
 export const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -48,8 +47,8 @@ export async function startFleet(
   port: number,
   options: { host?: Partial<GpuHostOptions>; api?: Partial<StartApiOptions> } = {},
 ): Promise<Fleet> {
-  const prefix = `{e2e-${randomUUID()}}`;
-  const api = await startApi({ port, logger: silent, rateLimitBurst: 0, ...options.api, queue: { connection: REDIS_URL, prefix }, ...storageDeps(store) });
+  const prefix = testPrefix('e2e');
+  const api = await startApi({ port, logger: silent, rateLimitBurst: 0, ...options.api, queue: { ...options.api?.queue, connection: REDIS_URL, prefix }, ...storageDeps(store) });
   const host = await startGpuHost({ connection: REDIS_URL, prefix, storage: store, healthIntervalMs: 0, ...options.host });
   return {
     api,
@@ -60,17 +59,7 @@ export async function startFleet(
     async close() {
       await host.close();
       await api.close();
-      const redis = createRedis(REDIS_URL, 'command');
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await redis.del(...keys);
-        } while (cursor !== '0');
-      } finally {
-        await closeRedis(redis);
-      }
+      await deletePrefix(prefix);
     },
   };
 }

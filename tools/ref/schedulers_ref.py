@@ -15,11 +15,18 @@ element k are closed-form rationals (`closed_form`) that the tests recompute bit
 
 Regenerate (from the repo root):
     /usr/bin/python3 tools/ref/schedulers_ref.py
-which writes libs/schedulers/src/test-fixtures/schedulers.json.
+which writes libs/schedulers/src/test-fixtures/schedulers.json (the schedulers with their own
+defaults, above) and libs/schedulers/src/test-fixtures/diffusers.json (each scheduler configured
+from a real package's scheduler_config.json the way diffusers' from_config does it:
+schedulers_diffusers.py).
 """
+import json
+import os
+
 import numpy as np
 
-from fixture_io import write_fixture
+import schedulers_diffusers as sd
+from fixture_io import ROOT, write_fixture
 
 LENGTH = 16  # elements per sample vector (e.g. two samples of 8)
 EPS_SALT, NOISE_SALT, INIT_SALT = 1, 2, 3
@@ -274,6 +281,97 @@ def check_training_sampler():
     print(f'tools/train/schedule.py ddim_sample == DDIM(useClippedModelOutput) to {err:.1e}')
 
 
+CONFIG_DIR = 'libs/schedulers/src/test-fixtures/scheduler-configs'
+
+
+def package_config(name, **overrides):
+    with open(os.path.join(ROOT, CONFIG_DIR, name + '.json')) as f:
+        config = json.load(f)
+    config.update(overrides)
+    return config
+
+
+SD15, SD21, SDXL = 'sd15', 'sd21', 'sdxl'
+# (name, kind, package config, overrides of the config, steps, runtime options)
+CONFIG_CASES = [
+    ('pndm-50 sd15', 'pndm', SD15, {}, 50, {}),
+    ('pndm-4 sd15', 'pndm', SD15, {}, 4, {}),
+    ('pndm-2 sd15', 'pndm', SD15, {}, 2, {}),
+    ('pndm-1 sd15', 'pndm', SD15, {}, 1, {}),
+    ('pndm-20 sd21 (v-prediction)', 'pndm', SD21, {}, 20, {}),
+    ('pndm-10 sd15 trailing', 'pndm', SD15, {'timestep_spacing': 'trailing'}, 10, {}),
+    ('pndm-10 sd15 linspace', 'pndm', SD15, {'timestep_spacing': 'linspace'}, 10, {}),
+    ('pndm-10 prk sd15', 'pndm', SD15, {'skip_prk_steps': False}, 10, {}),
+    ('pndm-4 prk sd21 (v-prediction)', 'pndm', SD21, {'skip_prk_steps': False}, 4, {}),
+    ('ddim-50 sd21 (v-prediction)', 'ddim', SD21, {}, 50, {}),
+    ('ddim-10 sd21 (v-prediction)', 'ddim', SD21, {}, 10, {}),
+    ('ddim-10 sd21 eta1', 'ddim', SD21, {}, 10, {'eta': 1}),
+    ('ddim-10 sd21 trailing', 'ddim', SD21, {'timestep_spacing': 'trailing'}, 10, {}),
+    ('ddim-10 sd21 linspace', 'ddim', SD21, {'timestep_spacing': 'linspace'}, 10, {}),
+    ('ddim-16 sd21 trailing (ties at .5)', 'ddim', SD21, {'timestep_spacing': 'trailing'}, 16, {}),
+    ('ddim-25 sd15 (epsilon, offset 1)', 'ddim', SD15, {}, 25, {}),
+    ('ddim-10 sample clip 0.5', 'ddim', SD15,
+     {'prediction_type': 'sample', 'clip_sample': True, 'clip_sample_range': 0.5}, 10, {}),
+    ('ddim-10 sd15 set_alpha_to_one', 'ddim', SD15, {'set_alpha_to_one': True}, 10, {}),
+    ('ddim-10 squaredcos_cap_v2', 'ddim', SD15, {'beta_schedule': 'squaredcos_cap_v2'}, 10, {}),
+    ('ddpm-10 sd15', 'ddpm', SD15, {}, 10, {}),
+    ('ddpm-10 sd21 trailing (v-prediction)', 'ddpm', SD21, {'timestep_spacing': 'trailing'}, 10, {}),
+    ('ddpm-10 sample linspace clip', 'ddpm', SD15,
+     {'prediction_type': 'sample', 'timestep_spacing': 'linspace', 'clip_sample': True}, 10, {}),
+    ('ddpm-7 sd15 linspace (ties at .5)', 'ddpm', SD15, {'timestep_spacing': 'linspace'}, 7, {}),
+    ('euler-30 sdxl leading', 'euler', SDXL, {}, 30, {}),
+    ('euler-30 sdxl trailing', 'euler', SDXL, {'timestep_spacing': 'trailing'}, 30, {}),
+    ('euler-30 sdxl linspace', 'euler', SDXL, {'timestep_spacing': 'linspace'}, 30, {}),
+    ('euler-20 sd21 (v-prediction, linspace)', 'euler', SD21, {}, 20, {}),
+    ('euler-10 sample', 'euler', SDXL, {'prediction_type': 'sample'}, 10, {}),
+    ('euler-25 sdxl karras', 'euler', SDXL, {'use_karras_sigmas': True}, 25, {}),
+    ('euler-10 sdxl sigma_min', 'euler', SDXL, {'final_sigmas_type': 'sigma_min'}, 10, {}),
+    ('euler-ancestral-20 sdxl leading', 'euler-ancestral', SDXL, {}, 20, {}),
+    ('euler-ancestral-20 sd21 trailing (v-prediction)', 'euler-ancestral', SD21,
+     {'timestep_spacing': 'trailing'}, 20, {}),
+    ('dpmpp-2m-20 sdxl (linspace)', 'dpmpp-2m', SDXL, {'timestep_spacing': 'linspace'}, 20, {}),
+    ('dpmpp-2m-6 sdxl linspace (ties at .5)', 'dpmpp-2m', SDXL, {'timestep_spacing': 'linspace'}, 6, {}),
+    ('dpmpp-2m-20 sdxl leading', 'dpmpp-2m', SDXL, {}, 20, {}),
+    ('dpmpp-2m-20 sd21 trailing (v-prediction)', 'dpmpp-2m', SD21, {'timestep_spacing': 'trailing'}, 20, {}),
+    ('dpmpp-2m-10 sample', 'dpmpp-2m', SD15, {'prediction_type': 'sample'}, 10, {}),
+    ('dpmpp-2m-20 karras', 'dpmpp-2m', SD15, {'use_karras_sigmas': True}, 20, {}),
+    ('dpmpp-2m-12 karras squaredcos_cap_v2', 'dpmpp-2m', SD15,
+     {'use_karras_sigmas': True, 'beta_schedule': 'squaredcos_cap_v2'}, 12, {}),
+    ('dpmpp-2m-15 heun', 'dpmpp-2m', SD15, {'solver_type': 'heun'}, 15, {}),
+    ('dpmpp-2m-10 sigma_min', 'dpmpp-2m', SD15, {'final_sigmas_type': 'sigma_min'}, 10, {}),
+    ('dpmpp-2m-15 sigma_min', 'dpmpp-2m', SD15, {'final_sigmas_type': 'sigma_min'}, 15, {}),
+    ('dpmpp-2m-20 sigma_min', 'dpmpp-2m', SD15, {'final_sigmas_type': 'sigma_min'}, 20, {}),
+    ('dpmpp-2m-20 sigma_min euler_at_final', 'dpmpp-2m', SD15,
+     {'final_sigmas_type': 'sigma_min', 'euler_at_final': True}, 20, {}),
+    ('dpmpp-2m-10 sigma_min no lower_order_final', 'dpmpp-2m', SD15,
+     {'final_sigmas_type': 'sigma_min', 'lower_order_final': False}, 10, {}),
+]
+
+
+def run_config_case(name, kind, package, overrides, steps, runtime):
+    config = package_config(package, **overrides)
+    s = sd.make(kind, config, steps, runtime)
+    init = (s.init_noise_sigma * vector(0, INIT_SALT).astype(np.float64)).astype(np.float32)
+    x = init
+    outputs = []
+    for i in range(len(s.timesteps)):
+        out = s.step(i, x.astype(np.float64), vector(i, EPS_SALT).astype(np.float64),
+                     vector(i, NOISE_SALT).astype(np.float64))
+        outputs.append([float(v) for v in out])
+        x = out.astype(np.float32)
+    f32 = getattr(s, 'timesteps_f32', s.timesteps)
+    return {
+        'name': name, 'kind': kind, 'config': config, 'steps': steps, 'runtime': runtime,
+        'timesteps': [float(t) for t in s.timesteps],
+        'timestepsFloat32': [float(np.float32(t)) for t in f32],
+        'initNoiseSigma': float(s.init_noise_sigma),
+        'stochastic': bool(s.stochastic),
+        'inputScales': [float(s.scale(i)) for i in range(len(s.timesteps))],
+        'initialSample': [float(v) for v in init],
+        'outputs': outputs,
+    }
+
+
 def main():
     check_training_sampler()
     write_fixture('libs/schedulers/src/test-fixtures/schedulers.json', {
@@ -282,6 +380,12 @@ def main():
         'salts': {'eps': EPS_SALT, 'noise': NOISE_SALT},
         'alphasCumprodLinear': [float(v) for v in alphas_cumprod(LINEAR)[[0, 1, 499, 998, 999]]],
         'cases': [run(*c) for c in CONFIGS],
+    })
+    write_fixture('libs/schedulers/src/test-fixtures/diffusers.json', {
+        'generator': 'tools/ref/schedulers_ref.py (schedulers_diffusers.py)',
+        'length': LENGTH,
+        'salts': {'eps': EPS_SALT, 'noise': NOISE_SALT},
+        'cases': [run_config_case(*c) for c in CONFIG_CASES],
     })
 
 

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The ops dashboard's client: renders the snapshot the server embedded in the page, then keeps
- * it live from `GET /dashboard/api/stream` (SSE: `snapshot`, `job`, `progress` events) without
+ * it live from `GET /dashboard/api/stream` (SSE: `snapshot`, `job`, `progress`, `preview` events) without
  * reloading, and sends the actions (pause/resume/clean/retry/cancel) as small JSON POSTs.
  *
  * Deliberately plain: one ES module, no framework, no build step (see README.md beside it).
@@ -14,15 +14,27 @@
 /** @typedef {{ name: string, kind: string, paused: boolean, counts: Record<string, number>, lastHour: WindowStats | null }} QueueRow */
 /** @typedef {{ id: string, type: string, status: string, model: string, prompt: string, seed: number, steps: number, step: number, percent: number, host: string | null, batchId: string | null, attempts: number, createdAt: string, finishedAt: string | null, error: ErrorInfo | null, retryOf: string | null, retriedBy: string | null }} JobRow */
 /** @typedef {{ jobId: string, kind: string, contentType: string, url: string, prompt: string, seed: number }} GalleryItem */
-/** @typedef {{ jobId: string, kind: string, model: string, step: number, steps: number, stepsPerSec: number, mode: string, stages: number, devices: string[], startedAt: number }} HostJob */
+/** @typedef {import('./dashboard-charts.js').StepTiming} StepTiming */
+/** @typedef {{ jobId: string, kind: string, model: string, step: number, steps: number, stepsPerSec: number, mode: string, stages: number, devices: string[], startedAt: number, recentSteps?: StepTiming[] }} HostJob */
 /** @typedef {{ device: string, pid: number, state: string, restarts: number, engine: string }} HostStage */
 /** @typedef {{ id: string, devices: string[], state: string, jobs: HostJob[], stages: HostStage[] }} HostGroup */
 /** @typedef {{ hostId: string, hostname: string, pid: number, startedAt: number, lastHeartbeatAt: number, heartbeatIntervalMs: number, heartbeatAgeMs: number, alive: boolean, devices: Array<{ label: string, kind: string, name?: string, memoryMiB?: number }>, groups: HostGroup[] }} HostRow */
 /** @typedef {{ key: string, url: string | null } | null} Artifact */
 /** @typedef {{ id: string, name: string | null, type: string, model: string | null, status: string, cancelRequested: boolean, priority: number, total: number, round: number, counts: Record<string, number>, progress: { percent: number, ended: number, total: number }, eta: { seconds: number, at: string } | null, createdAt: string, startedAt: string | null, finishedAt: string | null, failed: Array<{ index: number, jobId: string, error: ErrorInfo | null }>, manifest: Artifact, contactSheet: Artifact, finalizeError: ErrorInfo | null }} BatchView */
-/** @typedef {{ at: string, queues: QueueRow[], hosts: HostRow[], batches: BatchView[], jobs: JobRow[], failed: JobRow[], gallery: GalleryItem[] }} Snapshot */
+/** @typedef {{ jobId: string, step: number, steps: number, mime: string, width: number, height: number, data: string }} Preview */
+/** @typedef {{ at: string, queues: QueueRow[], hosts: HostRow[], batches: BatchView[], jobs: JobRow[], failed: JobRow[], gallery: GalleryItem[], history: import('./dashboard-charts.js').History, stepTimes: import('./dashboard-charts.js').StepTimes }} Snapshot */
+
+import { renderCharts } from './dashboard-charts.js';
 
 const base = document.body.dataset['base'] ?? '/dashboard';
+
+/**
+ * The latest live preview of each running job (jobs submitted with `preview: {every: k}`), so a
+ * row that is re-rendered by a snapshot keeps showing it. Dropped when the job ends: its output
+ * is in the gallery then.
+ * @type {Map<string, Preview>}
+ */
+const previews = new Map();
 
 // ---------------------------------------------------------------- tiny DOM helpers
 
@@ -300,8 +312,25 @@ function jobActions(j) {
   ]);
 }
 
+/**
+ * The preview image of a running job, or null when none arrived yet.
+ * @param {string} jobId
+ */
+function previewImg(jobId) {
+  const p = previews.get(jobId);
+  if (!p) return null;
+  return el('img', {
+    class: 'preview',
+    src: `data:${p.mime};base64,${p.data}`,
+    alt: `preview at step ${p.step}/${p.steps}`,
+    title: `predicted image at step ${p.step}/${p.steps} (${p.width}×${p.height})`,
+    'data-step': p.step,
+  });
+}
+
 /** @param {JobRow[]} jobs */
 function renderJobs(jobs) {
+  for (const j of jobs) if (j.status !== 'running' && j.status !== 'queued') previews.delete(j.id);
   const tbody = table('jobs', ['job', 'type', 'prompt · seed', 'status', 'progress', 'host', 'batch', 'created', 'actions'], jobs.length === 0, 'No jobs yet.');
   if (!tbody) return;
   reconcile(tbody, jobs, (j) => j.id, (j) =>
@@ -310,7 +339,7 @@ function renderJobs(jobs) {
       el('td', { text: `${j.type} ${j.model}` }),
       el('td', { text: `${j.prompt} · ${j.seed}` }),
       el('td', { class: 'status' }, [badge(j.status), j.error ? el('div', { class: 'error', text: j.error.code }) : null]),
-      el('td', { class: 'progress' }, [bar(j.percent, j.status), el('span', { class: 'num step', text: ` ${j.step}/${j.steps}` })]),
+      el('td', { class: 'progress' }, [previewImg(j.id), bar(j.percent, j.status), el('span', { class: 'num step', text: ` ${j.step}/${j.steps}` })]),
       el('td', { class: 'mono', text: j.host ?? '–' }),
       el('td', { class: 'mono', text: j.batchId ? shortId(j.batchId) : '–', title: j.batchId ?? '' }),
       el('td', { class: 'muted', text: ago(j.createdAt) }),
@@ -357,6 +386,7 @@ function render(s) {
   renderJobs(s.jobs);
   renderFailed(s.failed);
   renderGallery(s.gallery);
+  renderCharts(s);
   const updated = document.getElementById('updated');
   if (updated) updated.textContent = `updated ${new Date(s.at).toLocaleTimeString()}`;
   document.body.dataset['snapshotAt'] = s.at;
@@ -393,6 +423,22 @@ function connect() {
         if (d.status === 'succeeded') fill.style.width = '100%';
       }
       if (ended) row.querySelector('button[data-action="job-cancel"]')?.remove();
+      if (ended) row.querySelector('img.preview')?.remove();
+    }
+    if (ended) previews.delete(d.jobId);
+  });
+  source.addEventListener('preview', (e) => {
+    /** @type {Preview} */
+    const d = JSON.parse(/** @type {MessageEvent} */ (e).data);
+    const known = previews.get(d.jobId);
+    if (known && known.step >= d.step) return;
+    previews.set(d.jobId, d);
+    for (const cell of document.querySelectorAll(`#jobs tr[data-job-id="${CSS.escape(d.jobId)}"] td.progress`)) {
+      const img = previewImg(d.jobId);
+      if (!img) continue;
+      const old = cell.querySelector('img.preview');
+      if (old) old.replaceWith(img);
+      else cell.prepend(img);
     }
   });
   source.addEventListener('progress', (e) => {

@@ -59,4 +59,33 @@ describe('API keys and rate limits', () => {
     await new Promise((r) => setTimeout(r, 2100));
     expect((await h.request('/v1/models', asA)).status).toBe(200);
   });
+
+  it('rate-limits failed authentications per IP: 429 with Retry-After, then even a right key waits; a missing header does not count', async () => {
+    h = await startHarness({ apiKeys: [KEY_A], authFailureBurst: 3, authFailurePerSec: 0.5 });
+    for (let i = 0; i < 5; i++) expect((await h.request('/v1/models')).status).toBe(401); // no credential: no guess
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await h.request('/v1/models', { headers: { Authorization: `Bearer guess-${i}-0123456789abcdef` } })).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const limited = await h.request('/v1/models', { headers: { Authorization: `Bearer ${KEY_A}` } });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(errorSchema.parse(await limited.json()).error).toMatchObject({ code: 'AUTH_RATE_LIMITED', field: 'Authorization' });
+    // The dashboard's login form shares the budget.
+    const login = await h.request('/dashboard/login', { method: 'POST', body: new URLSearchParams({ key: KEY_A }), redirect: 'manual' });
+    expect(login.status).toBe(429);
+    expect(login.headers.get('retry-after')).not.toBeNull();
+    // 0.5 tokens/s: a try is allowed again after about 2 s.
+    await new Promise((r) => setTimeout(r, 2100));
+    expect((await h.request('/v1/models', { headers: { Authorization: `Bearer ${KEY_A}` } })).status).toBe(200);
+  });
+
+  it('limits failed dashboard logins, which count whether the key is unknown or not an admin key', async () => {
+    h = await startHarness({ apiKeys: [KEY_A], apiAdminKeys: [KEY_B], authFailureBurst: 2, authFailurePerSec: 0.2 });
+    const tryKey = (key: string) => h.request('/dashboard/login', { method: 'POST', body: new URLSearchParams({ key }), redirect: 'manual' });
+    expect((await tryKey(KEY_A)).status).toBe(401); // a valid key, but not an admin's
+    expect((await tryKey('nope-nope-nope-nope')).status).toBe(401);
+    const third = await tryKey(KEY_B);
+    expect(third.status).toBe(429);
+    expect(await third.text()).toContain('Too many failed attempts');
+  });
 });

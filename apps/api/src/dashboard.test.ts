@@ -22,8 +22,8 @@ describe('dashboard (HTTP)', () => {
     return cookie.split(';')[0] ?? '';
   };
 
-  it('is behind the API keys: login form, session cookie, ?key= bootstrap, Bearer, logout', async () => {
-    h = await startHarness({ apiKeys: [KEY, OTHER] });
+  it('is behind the admin keys: login form, session cookie, Bearer, logout; no key in URLs', async () => {
+    h = await startHarness({ apiAdminKeys: [KEY, OTHER] });
     const anon = await h.request('/dashboard', { redirect: 'manual' });
     expect(anon.status).toBe(303);
     expect(anon.headers.get('location')).toBe('/dashboard/login?next=%2Fdashboard');
@@ -48,12 +48,11 @@ describe('dashboard (HTTP)', () => {
     expect((await h.request('/dashboard/api/snapshot', { headers: { authorization: `Bearer ${OTHER}` } })).status).toBe(200);
     expect((await h.request('/dashboard/api/snapshot', { headers: { authorization: 'Bearer wrong-key-wrong-key-wrong' } })).status).toBe(401);
 
-    // ?key= trades the key for the cookie and reloads without it.
+    // A key in the URL logs nobody in (it would land in logs and history): the login form it is.
     const link = await h.request(`/dashboard?key=${OTHER}`, { redirect: 'manual' });
     expect(link.status).toBe(303);
-    expect(link.headers.get('location')).toBe('/dashboard');
-    expect(link.headers.get('set-cookie')).toMatch(/^asyncdiff_session=/);
-    expect((await h.request('/dashboard?key=not-a-key-not-a-key', { redirect: 'manual' })).status).toBe(401);
+    expect(link.headers.get('location')).toMatch(/^\/dashboard\/login\?next=/);
+    expect(link.headers.get('set-cookie')).toBeNull();
 
     // Only local redirects after login.
     const evil = await h.request('/dashboard/login', { method: 'POST', body: new URLSearchParams({ key: KEY, next: '//evil.example/x' }), redirect: 'manual' });
@@ -72,6 +71,34 @@ describe('dashboard (HTTP)', () => {
 
     const out = await h.request('/dashboard/logout', { method: 'POST', headers: { cookie }, redirect: 'manual' });
     expect(out.headers.get('set-cookie')).toMatch(/^asyncdiff_session=; .*Max-Age=0/);
+  });
+
+  it('takes admin keys only: a plain API key gets 403 from the dashboard, bull-board and queue actions', async () => {
+    const USER = 'dashboard-user-key-0123456789abc';
+    h = await startHarness({ apiKeys: [USER], apiAdminKeys: [KEY] });
+    const user = { authorization: `Bearer ${USER}` };
+    const snap = await h.request('/dashboard/api/snapshot', { headers: user });
+    expect(snap.status).toBe(403);
+    expect(((await snap.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+    expect((await h.request('/dashboard', { headers: user, redirect: 'manual' })).status).toBe(403);
+    expect((await h.request('/admin/queues', { headers: user, redirect: 'manual' })).status).toBe(403);
+    expect((await h.request('/dashboard/api/stream', { headers: user })).status).toBe(403);
+    const pause = await h.request('/dashboard/api/queues/image/pause', { method: 'POST', headers: { ...user, ...ACTION }, body: '{}' });
+    expect(pause.status).toBe(403);
+    const clean = await h.request('/dashboard/api/queues/image/clean', { method: 'POST', headers: { ...user, ...ACTION }, body: '{"state":"failed"}' });
+    expect(clean.status).toBe(403);
+    // No session for a plain key either.
+    const form = await h.request('/dashboard/login', { method: 'POST', body: new URLSearchParams({ key: USER }), redirect: 'manual' });
+    expect(form.status).toBe(401);
+    expect(form.headers.get('set-cookie')).toBeNull();
+    // The admin key gets in, sees the queue unpaused, and sees the user's jobs.
+    const admin = { authorization: `Bearer ${KEY}` };
+    const snapshot = (await (await h.request('/dashboard/api/snapshot', { headers: admin })).json()) as DashboardSnapshot;
+    expect(snapshot.queues.find((q) => q.name === 'image')?.paused).toBe(false);
+    expect((await h.request('/admin/queues', { headers: admin })).status).toBe(200);
+    const { id } = (await (await h.post('/v1/jobs', { type: 'image', model: 'digits', prompt: '1' }, user)).json()) as { id: string };
+    expect((await h.request(`/v1/jobs/${id}`, { headers: admin })).status).toBe(200);
+    expect((await h.request(`/dashboard/api/jobs/${id}`, { headers: admin })).status).toBe(200);
   });
 
   it('is open when the API has no keys, and actions need the dashboard header (CSRF)', async () => {
@@ -117,6 +144,7 @@ describe('dashboard (HTTP)', () => {
           stages: [{ device: 'cuda:0', pid: 5000, state: 'busy', restarts: 0, engine: 'digits/N2S1' }, { device: 'cuda:1', pid: 5001, state: 'busy', restarts: 1, engine: 'digits/N2S1' }],
         },
       ],
+      stepTimes: [{ model: 'digits', mode: 'async', counts: [0, 0, 0, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], sumSec: 0.2, count: 10 }],
     };
     const redis = createRedis(TEST_REDIS_URL, 'command');
     await publishHostStatus(redis, h.prefix, heartbeat, 5000);
@@ -127,8 +155,10 @@ describe('dashboard (HTTP)', () => {
     }, 15_000, 'batch');
     const snap = await waitFor(async () => {
       const s = (await (await h.request('/dashboard/api/snapshot')).json()) as DashboardSnapshot;
-      return (s.queues.find((q) => q.name === 'image')?.lastHour?.succeeded ?? 0) >= 6 ? s : undefined;
-    }, 15_000, 'stats');
+      // History is cached for 10 s: a snapshot from before the last completion may be served that long.
+      const completed = s.history.queues.find((q) => q.name === 'image')?.completed.reduce((a, b) => a + b, 0) ?? 0;
+      return (s.queues.find((q) => q.name === 'image')?.lastHour?.succeeded ?? 0) >= 6 && completed >= 6 ? s : undefined;
+    }, 25_000, 'stats');
     const image = snap.queues.find((q) => q.name === 'image');
     expect(image?.lastHour).toMatchObject({ finished: 6, succeeded: 6, failed: 0, perHour: 6 });
     expect(image?.lastHour?.runMs?.p50).toBeGreaterThan(0);
@@ -140,8 +170,16 @@ describe('dashboard (HTTP)', () => {
     expect(snap.jobs.map((j) => j.id).slice(-4)).toEqual([...ids].reverse());
     expect(snap.gallery.map((g) => g.url).every((u) => u.startsWith('https://cdn.test/jobs/'))).toBe(true);
     const metrics = await (await h.request('/metrics')).text();
-    expect(metrics).toMatch(/asyncdiff_job_latency_seconds\{kind="image",phase="run",quantile="0.5"\} [0-9.]+\n/);
-    expect(metrics).toContain('asyncdiff_job_latency_seconds{kind="video",phase="run",quantile="0.95"} NaN');
+    // The charts: BullMQ's per-minute completions, the API's depth samples, the hosts' step times.
+    expect(snap.history.minutes).toHaveLength(60);
+    const imageHistory = snap.history.queues.find((q) => q.name === 'image');
+    expect(imageHistory?.completed.reduce((a, b) => a + b, 0)).toBe(6);
+    expect(imageHistory?.failed.reduce((a, b) => a + b, 0)).toBe(0);
+    expect(imageHistory?.waiting.some((v) => v !== null)).toBe(true);
+    expect(snap.stepTimes.series).toEqual([{ model: 'digits', mode: 'async', counts: [0, 0, 0, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], sumSec: 0.2, count: 10 }]);
+    expect(snap.stepTimes.bucketsSec).toHaveLength(14);
+    // Job latency is the GPU hosts' histograms now (precomputed quantiles do not aggregate).
+    expect(metrics).not.toContain('quantile=');
     expect(metrics).toContain('asyncdiff_batches{state="completed"} 1');
     expect(metrics).toContain('asyncdiff_gpu_hosts 1');
   });

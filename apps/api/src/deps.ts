@@ -1,7 +1,9 @@
 import type { BatchClient, JobClient } from '@asyncdiff/queue';
 
+import type { Logger } from './log/logger.js';
 import type { ApiMetrics } from './metrics/api-metrics.js';
 import type { FileServer } from './routes/files.js';
+import type { WebhookSecretView } from './webhooks/secret-view.js';
 import type { ApiOptions } from './options.js';
 
 /**
@@ -15,8 +17,7 @@ export interface OutputUrlSource {
 /** A plain function form of `OutputUrlSource`. */
 export type UrlFor = (key: string, options: { expiresInSec: number }) => Promise<string> | string;
 
-/** Where log lines go. @defaultValue console */
-export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+export type { Logger } from './log/logger.js';
 
 /** What `createApp` needs; everything but `jobs` is optional. */
 export interface ApiDeps {
@@ -30,9 +31,12 @@ export interface ApiDeps {
   readonly options?: ApiOptions;
   /** Share a registry with an embedding process; created when absent. */
   readonly metrics?: ApiMetrics;
+  /** @defaultValue JSON lines on stdout through pino (`createLogger`) */
   readonly logger?: Logger;
   /** Serves locally stored outputs behind signed URLs (absent with S3, whose URLs are presigned). */
   readonly files?: FileServer;
+  /** The webhook signing secrets `GET /v1/webhooks/default/secret` hands to admins (`startApi` passes them). */
+  readonly webhookSecret?: WebhookSecretView;
 }
 
 /** Normalises `outputUrls` into one function (undefined when there is none). */

@@ -12,8 +12,16 @@ export type ApiErrorCode =
   | 'BATCH_NOT_FOUND'
   | 'NOT_RETRYABLE'
   | 'IDEMPOTENCY_CONFLICT'
+  | 'WEBHOOK_TARGET_FORBIDDEN'
   | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
   | 'RATE_LIMITED'
+  | 'AUTH_RATE_LIMITED'
+  | 'WORK_RATE_LIMITED'
+  | 'QUEUED_WORK_LIMIT'
+  | 'QUEUE_FULL'
+  | 'WORK_TOO_LARGE'
+  | 'TOO_MANY_STREAMS'
   | 'NOT_FOUND'
   | 'URL_INVALID'
   | 'URL_EXPIRED'
@@ -33,8 +41,16 @@ export const HTTP_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   BATCH_NOT_FOUND: 404,
   NOT_RETRYABLE: 409,
   IDEMPOTENCY_CONFLICT: 409,
+  WEBHOOK_TARGET_FORBIDDEN: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   RATE_LIMITED: 429,
+  AUTH_RATE_LIMITED: 429,
+  WORK_RATE_LIMITED: 429,
+  QUEUED_WORK_LIMIT: 429,
+  QUEUE_FULL: 429,
+  WORK_TOO_LARGE: 422,
+  TOO_MANY_STREAMS: 429,
   NOT_FOUND: 404,
   URL_INVALID: 403,
   URL_EXPIRED: 403,
@@ -57,10 +73,20 @@ const FROM_QUEUE: Readonly<Record<QueueErrorCode, ApiErrorCode>> = {
   ENQUEUE_FAILED: 'UNAVAILABLE',
   BATCH_NOT_FOUND: 'BATCH_NOT_FOUND',
   NOT_RETRYABLE: 'NOT_RETRYABLE',
+  QUEUED_WORK_LIMIT: 'QUEUED_WORK_LIMIT',
+  QUEUE_FULL: 'QUEUE_FULL',
+  WORK_TOO_LARGE: 'WORK_TOO_LARGE',
+  WEBHOOK_TARGET_FORBIDDEN: 'WEBHOOK_TARGET_FORBIDDEN',
 };
 
 /**
- * An error the API answers with: `{error: {code, message, field, issues?}}` and the status from
+ * When to try again after a queued-work refusal: queued work only shrinks as jobs end, which the
+ * API cannot predict, so this is a polling hint rather than a promise.
+ */
+export const QUEUED_WORK_RETRY_AFTER_SEC = 10;
+
+/**
+ * An error the API answers with: `{error: {code, message, field, issues?, requestId}}` and the status from
  * `HTTP_STATUS`. `field` names the offending input (`output.format`, `limit`, `id`,
  * `Idempotency-Key`; `body` for a body that is not JSON at all).
  */
@@ -79,8 +105,15 @@ export class ApiError extends Error {
   }
 
   /** The JSON body of the response. */
-  toJSON(): { error: { code: ApiErrorCode; message: string; field: string | null; issues?: readonly SpecIssue[] } } {
-    return { error: { code: this.code, message: this.message, field: this.field, ...(this.extra.issues && { issues: this.extra.issues }) } };
+  toJSON(): ReturnType<ApiError['body']> {
+    return this.body();
+  }
+
+  /** The JSON body of the response, with `requestId` (the response's `X-Request-Id`) when known. */
+  body(requestId?: string): { error: { code: ApiErrorCode; message: string; field: string | null; issues?: readonly SpecIssue[]; requestId?: string } } {
+    return {
+      error: { code: this.code, message: this.message, field: this.field, ...(this.extra.issues && { issues: this.extra.issues }), ...(requestId !== undefined && { requestId }) },
+    };
   }
 }
 
@@ -90,7 +123,8 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof QueueError) {
     const code = FROM_QUEUE[err.code];
     const issues = (err as { issues?: readonly SpecIssue[] }).issues;
-    return new ApiError(code, code === 'INTERNAL' ? 'internal error' : err.message, err.field ?? null, issues ? { issues } : {}, { cause: err });
+    const headers = code === 'QUEUED_WORK_LIMIT' || code === 'QUEUE_FULL' ? { headers: { 'Retry-After': String(QUEUED_WORK_RETRY_AFTER_SEC) } } : {};
+    return new ApiError(code, code === 'INTERNAL' ? 'internal error' : err.message, err.field ?? null, { ...(issues && { issues }), ...headers }, { cause: err });
   }
   const bodyError = fromBodyParser(err);
   if (bodyError) return bodyError;

@@ -1,3 +1,8 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+
+import { closeRedis, createRedis } from '@asyncdiff/queue';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { jobViewSchema } from './index.js';
@@ -5,7 +10,13 @@ import { readSse, startHarness, timerHandler, waitFor, type Harness } from './te
 
 describe('GET /v1/jobs/:id/events (SSE)', () => {
   let h: Harness;
-  afterEach(async () => h?.close());
+  /** A private redis-server some tests start; stopped after the harness that uses it. */
+  let stopRedis: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await h?.close();
+    await stopRedis?.();
+    stopRedis = undefined;
+  });
 
   it('sends the current state first, then progress and state changes, then the final job, and ends', async () => {
     h = await startHarness();
@@ -72,5 +83,40 @@ describe('GET /v1/jobs/:id/events (SSE)', () => {
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('JOB_NOT_FOUND');
     const bad = await h.request('/v1/jobs/nope/events');
     expect(bad.status).toBe(400);
+  });
+
+  it("ends the stream of a job that ended while the API's Redis subscription was away (pub/sub dropped its state event)", async () => {
+    // A Redis of its own: the test cuts pub/sub connections, which must not touch other tests'.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const url = `redis://127.0.0.1:${port}`;
+    const admin = createRedis(url, 'command');
+    stopRedis = async () => {
+      await closeRedis(admin);
+      server.kill('SIGKILL');
+      if (server.exitCode === null && server.signalCode === null) await once(server, 'exit');
+    };
+    await waitFor(async () => (await admin.ping().catch(() => '')) === 'PONG', 10_000, 'private redis');
+    h = await startHarness({ queue: { connection: url } });
+    const job = jobViewSchema.parse(await (await h.post('/v1/jobs', { type: 'image', model: 'digits', prompt: '3' })).json());
+    const reading = readSse(await h.request(job.links.events), 10_000);
+    const subscribers = async () => Number(((await admin.pubsub('NUMSUB', `${h.prefix}:events`)) as [string, number])[1]);
+    await waitFor(async () => (await subscribers()) > 0, 5000, 'subscribed');
+    // Hold the subscriber off: no new connection is accepted, then its connection is cut.
+    const connected = Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+    await admin.config('SET', 'maxclients', String(connected - 1));
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    // The job ends while nobody listens: its `state` event is published into the void.
+    expect((await h.request(job.links.cancel, { method: 'POST' })).status).toBe(200);
+    expect(await subscribers()).toBe(0);
+    await admin.config('SET', 'maxclients', '10000');
+    const events = await reading;
+    expect(events.map((e) => e.event)).toEqual(['job', 'job']);
+    expect(jobViewSchema.parse(events.at(-1)?.data).status).toBe('canceled');
   });
 });

@@ -39,9 +39,10 @@ const BAD: Record<string, readonly unknown[]> = {
   scheduler: ['plms', 1, null, '', 'DDIM', [], {}],
   count: [0, 17, 1.5, '2', null, -1, 1e308, []],
   output: ['png', 1, null, [], { format: 'jpg' }, { scale: 0 }, { scale: 17 }, { scale: 2.5 }, { format: 1 }, { extra: 1 }, { format: 'gif' }, { format: 'png', scale: '8' }, { format: DEEP }],
-  parallel: ['async', 1, null, [], { mode: 'fast' }, { stages: 0 }, { stages: 9 }, { stride: 3 }, { warmup: 0 }, { warmup: 1.5 }, { timeShift: 'yes' }, { x: { y: { z: 1 } } }, { mode: 'sequential', stages: 4 }, { stages: DEEP }],
+  parallel: ['async', 1, null, [], { mode: 'fast' }, { stages: 0 }, { stages: 9 }, { stride: 3 }, { warmup: 0 }, { warmup: 1.5 }, { timeShift: 'yes' }, { compensation: 'cubic' }, { compensation: 1 }, { x: { y: { z: 1 } } }, { mode: 'sequential', stages: 4 }, { stages: DEEP }],
   priority: [-1, 101, 50.5, 'high', null, 1e308, []],
-  webhook: ['ftp://x.y/z', 'not a url', 1, null, `http://h.test/${'a'.repeat(3000)}`, 'javascript:alert(1)', 'http://', [], {}],
+  // The last three are well-formed but forbidden targets (400 WEBHOOK_TARGET_FORBIDDEN): literals, so nothing resolves.
+  webhook: ['ftp://x.y/z', 'not a url', 1, null, `http://h.test/${'a'.repeat(3000)}`, 'javascript:alert(1)', 'http://', [], {}, 'http://169.254.169.254/latest/meta-data', 'http://0x7f000001/', 'http://[::ffff:127.0.0.1]/'],
 };
 
 /** Random JSON-ish garbage: nested arrays/objects/strings/numbers, never `{}` (which is valid for objects). */

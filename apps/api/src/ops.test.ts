@@ -35,10 +35,16 @@ describe('OpenAPI document and metrics', () => {
     // Schemas generated from zod: the request body lists every spec field, unknown fields closed.
     const input = doc.components.schemas['JobSpecInput'];
     expect(Object.keys(input?.properties ?? {}).sort()).toEqual(
-      ['count', 'guidance', 'model', 'output', 'parallel', 'priority', 'prompt', 'scheduler', 'seed', 'steps', 'type', 'webhook'].sort(),
+      ['count', 'guidance', 'height', 'model', 'negativePrompt', 'output', 'parallel', 'preview', 'priority', 'prompt', 'scheduler', 'seed', 'steps', 'timeoutSec', 'type', 'webhook', 'webhookEvents', 'webhook_events', 'width'].sort(),
     );
+    expect(input?.properties?.['timeoutSec']).toMatchObject({ type: 'integer', minimum: 1, maximum: 3600, description: expect.stringContaining('TIMEOUT') });
     expect(input?.required?.sort()).toEqual(['model', 'prompt', 'type']);
     expect(doc.components.schemas['Job']?.properties).toHaveProperty('queuePosition');
+    expect(doc.components.schemas['Job']?.properties).toHaveProperty('expiresAt');
+    expect(input?.properties?.['webhookEvents']).toMatchObject({ type: 'array', items: { enum: ['start', 'preview', 'completed'] } });
+    const create = doc.paths['/v1/jobs']?.['post'] as { responses: Record<string, unknown>; parameters: Array<{ name: string }> } | undefined;
+    expect(Object.keys(create?.responses ?? {})).toEqual(expect.arrayContaining(['200', '202']));
+    expect(create?.parameters.map((p) => p.name)).toContain('Prefer');
     // Batches: the request lists both forms and the shared fields; the view has counts, ETA, artefacts.
     const batch = doc.components.schemas['BatchRequest'];
     expect(Object.keys(batch?.properties ?? {}).sort()).toEqual(['jobs', 'matrix', 'name', 'parallel', 'priority', 'webhook']);
@@ -71,7 +77,8 @@ describe('OpenAPI document and metrics', () => {
     expect(text).toContain('asyncdiff_http_requests_total{method="POST",route="/v1/jobs",status="202"} 1');
     expect(text).toContain('asyncdiff_http_requests_total{method="POST",route="/v1/jobs",status="422"} 1');
     expect(text).toContain('asyncdiff_http_requests_total{method="GET",route="/v1/jobs/:id",status="400"} 1');
-    expect(text).toMatch(/asyncdiff_http_request_duration_seconds_bucket\{method="GET",route="\/v1\/jobs\/:id",le="\+Inf"\} \d+/);
+    // prom-client writes `le` first.
+    expect(text).toMatch(/asyncdiff_http_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/v1\/jobs\/:id"\} \d+/);
     expect(text).toContain('# TYPE asyncdiff_queue_jobs gauge');
     expect(text).toContain('asyncdiff_queue_jobs{queue="image",state="completed"} 1');
     expect(text).toContain('asyncdiff_queue_jobs{queue="video",state="waiting"} 0');

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,19 @@ describe('asyncdiff generate', () => {
     const r2 = cli('generate', '--model', 'digits', '--prompt', '3', '--count', '3', '--steps', '8', '--out-dir', outDir);
     expect(r2.status, r2.stderr).toBe(0);
     expect(r2.stdout.trim().split('\n')).toHaveLength(3);
+  }, 120_000);
+
+  it('--count beyond one engine batch (48 images × 2 guidance rows > 32) runs in chunks; image i equals a lone run of seed + i', () => {
+    const outDir = path.join(dir, 'many');
+    const r = cli('generate', '--model', 'digits', '--prompt', '5', '--seed', '100', '--count', '48', '--steps', '4', '--mode', 'async', '--scale', '1', '--out-dir', outDir);
+    expect(r.status, r.stderr).toBe(0);
+    const files = r.stdout.trim().split('\n');
+    expect(files).toHaveLength(48);
+    expect(files[40]).toBe(path.join(outDir, 'digits-5-seed140.png'));
+    const lone = path.join(dir, 'lone-140.png');
+    const one = cli('generate', '--model', 'digits', '--prompt', '5', '--seed', '140', '--steps', '4', '--mode', 'async', '--scale', '1', '--out', lone);
+    expect(one.status, one.stderr).toBe(0);
+    expect(readFileSync(files[40]!).equals(readFileSync(lone))).toBe(true);
   }, 120_000);
 
   it('writes an animated GIF with every frame for the video model', () => {
@@ -117,4 +130,27 @@ describe('asyncdiff bench and eval', () => {
       expect(row.quality.frechet).toBeGreaterThan(0);
     }
   }, 300_000);
+});
+
+describe('asyncdiff eval --receipt', () => {
+  it('writes a quality receipt for a stale-feature mode into the package folder; refuses exact modes naming the flag', () => {
+    const models = mkdtempSync(path.join(tmpdir(), 'receipt-models-'));
+    cpSync(path.join(REPO, 'models/digits'), path.join(models, 'digits'), { recursive: true, filter: (src) => !src.endsWith('quality-receipts.json') && !src.includes('/splits') });
+    symlinkSync(path.join(REPO, 'models/digits-eval'), path.join(models, 'digits-eval'));
+    const env = { ...process.env, ASYNCDIFF_MODELS_DIR: models };
+    const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { cwd: REPO, encoding: 'utf8', timeout: 120_000, env });
+    const bad = run('eval', '--model', 'digits', '--mode', 'cfg', '--receipt');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('--receipt');
+    const r = run('eval', '--model', 'digits', '--per-class', '1', '--steps', '6', '--mode', 'async', '--stages', '2', '--warmup', '2', '--receipt', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const file = JSON.parse(readFileSync(path.join(models, 'digits', 'quality-receipts.json'), 'utf8')) as { receipts: { config: object; samples: number; psnrDb: number; frechet: { sequential: number; mode: number; delta: number } }[] };
+    expect(file.receipts).toHaveLength(1);
+    const [receipt] = file.receipts;
+    expect(receipt?.config).toEqual({ mode: 'async', stages: 2, stride: 1, warmup: 2, timeShift: false, compensation: 'linear' });
+    expect(receipt?.samples).toBe(10);
+    expect(receipt!.frechet.delta).toBeCloseTo(receipt!.frechet.mode - receipt!.frechet.sequential, 9);
+    expect(receipt!.psnrDb).toBeGreaterThan(0);
+    expect((JSON.parse(r.stdout) as { receipt: unknown }).receipt).toEqual(receipt);
+  }, 240_000);
 });

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 
-import { DEFAULT_PARALLEL, devicesNeeded, resolveParallel, type ResolvedParallel } from '@asyncdiff/stages';
+import { COMPENSATIONS } from '@asyncdiff/asyncdiff';
+import { DEFAULT_PARALLEL, PARALLEL_MODES, devicesNeeded, isStale, resolveParallel, type ResolvedParallel } from '@asyncdiff/engine';
 
 import { boolFlag, choiceFlag, intFlag, type ParsedFlags } from './args.js';
 
@@ -11,25 +12,28 @@ export const parallelFlagDefs = {
   stride: { type: 'string' },
   warmup: { type: 'string' },
   'time-shift': { type: 'boolean' },
+  compensate: { type: 'string' },
 } as const;
 
 /**
- * Reads --mode/--stages/--stride/--warmup/--time-shift. Without --mode, AsyncDiff is used when
+ * Reads --mode (sequential | async | cfg | hybrid)/--stages/--stride/--warmup/--time-shift/--compensate
+ * (none | linear | quadratic: staleness compensation of AsyncDiff's parallel steps). Without --mode, AsyncDiff is used when
  * the machine has a core per device for the configuration, else sequential (oversubscribed
  * AsyncDiff is slower than sequential; `--mode async` still forces it).
  */
 export function parallelFromFlags(f: ParsedFlags): { parallel: ResolvedParallel; note?: string } {
   const explicit = f.values['mode'] !== undefined;
-  const mode = choiceFlag(f, 'mode', ['sequential', 'async'] as const, DEFAULT_PARALLEL.mode);
+  const mode = choiceFlag(f, 'mode', PARALLEL_MODES, DEFAULT_PARALLEL.mode);
   const parallel = resolveParallel({
     mode,
     stages: intFlag(f, 'stages', DEFAULT_PARALLEL.stages, 1, 8),
     stride: Number(choiceFlag(f, 'stride', ['1', '2'] as const, String(DEFAULT_PARALLEL.stride) as '1' | '2')) as 1 | 2,
     warmup: intFlag(f, 'warmup', DEFAULT_PARALLEL.warmup, 1, 10_000),
     timeShift: boolFlag(f, 'time-shift'),
+    compensation: choiceFlag(f, 'compensate', COMPENSATIONS, DEFAULT_PARALLEL.compensation),
   });
   const cores = availableParallelism();
-  if (!explicit && parallel.mode === 'async' && devicesNeeded(parallel) > cores) {
+  if (!explicit && isStale(parallel.mode) && devicesNeeded(parallel) > cores) {
     return { parallel: resolveParallel({ mode: 'sequential' }), note: `${cores} core(s) < ${devicesNeeded(parallel)} devices: running sequentially (use --mode async to force)` };
   }
   return { parallel };

@@ -1,12 +1,14 @@
 /**
- * Where should `parallel.mode: auto` switch from AsyncDiff to data parallelism?
+ * Where should `parallel.mode: auto` switch from a multi-device mode to data parallelism, and
+ * which multi-device mode is faster for a lone job?
  *
- *   npm run build && npx tsx apps/gpu-host/bench/auto-switch.ts [--model moving-digits] [--steps 50] [--reps 2] [--bursts 1,2,4,8]
+ *   npm run build && npx tsx apps/gpu-host/bench/auto-switch.ts [--model moving-digits] [--steps 50] [--reps 2] [--bursts 1,2,4,8] [--modes async,cfg,sequential,auto,auto-fastest]
  *
  * Starts a real GPU host (one replica group of this machine's devices, real Redis, real stage
  * processes) and, per burst size K, submits K jobs at once with the mode forced to `async`
- * (AsyncDiff over all devices, one job at a time) or `sequential` (whole-model data
- * parallelism: one job per device), then with `auto`. Reports per-job latency (submit → done)
+ * (AsyncDiff over all devices, one job at a time), `cfg` (the guidance halves on two devices) or
+ * `sequential` (whole-model data parallelism: one job per device), then with `auto` (budget
+ * exact, the default) and `auto-fastest` (budget fastest). Reports per-job latency (submit → done)
  * and the burst's makespan (first submit → last done). Engines are warmed first, so engine
  * start-up is not measured. Writes bench/out/gpu-host-auto-switch.json.
  */
@@ -17,10 +19,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { createJobClient, redisUrlFromEnv, type JobClient, type JobRecord } from '@asyncdiff/queue';
+import { createJobClient, DEFAULT_REDIS_URL, redisTargetFromEnv, sidecarKey, type JobClient, type JobRecord } from '@asyncdiff/queue';
 import { createLocalObjectStore } from '@asyncdiff/storage';
 
-import { startGpuHost } from '../src/index.js';
+import { startGpuHost, type JobSidecar } from '../src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '50' },
     reps: { type: 'string', default: '2' },
     bursts: { type: 'string', default: '1,2,4,8' },
+    modes: { type: 'string', default: 'async,cfg,sequential,auto,auto-fastest' },
   },
 });
 const model = values.model;
@@ -35,8 +38,14 @@ const steps = Number(values.steps);
 const reps = Number(values.reps);
 const bursts = values.bursts.split(',').map(Number);
 const kind = model === 'moving-digits' ? 'video' : 'image';
-type Mode = 'async' | 'sequential' | 'auto';
-const MODES: readonly Mode[] = ['async', 'sequential', 'auto'];
+const ALL_MODES = ['async', 'cfg', 'sequential', 'auto', 'auto-fastest'] as const;
+type Mode = (typeof ALL_MODES)[number];
+const MODES: readonly Mode[] = values.modes.split(',').map((m) => {
+  const known = ALL_MODES.find((x) => x === m.trim());
+  if (!known) throw new Error(`--modes: unknown mode ${m} (${ALL_MODES.join(', ')})`);
+  return known;
+});
+const parallelOf = (mode: Mode): Record<string, string> => (mode === 'auto-fastest' ? { mode: 'auto', quality: 'fastest' } : { mode });
 
 interface Row {
   mode: Mode;
@@ -47,7 +56,7 @@ interface Row {
   used: string[];
 }
 
-const connection = redisUrlFromEnv();
+const connection = redisTargetFromEnv() ?? DEFAULT_REDIS_URL;
 const prefix = `{bench-${randomUUID()}}`;
 const storeDir = path.join(tmpdir(), `auto-switch-${randomUUID()}`);
 const store = createLocalObjectStore({ rootDir: storeDir, urlSecret: 'b'.repeat(32) });
@@ -65,7 +74,7 @@ async function burst(mode: Mode, k: number, seed0: number): Promise<{ records: J
   const waits: Promise<JobRecord>[] = [];
   await Promise.all(
     Array.from({ length: k }, async (_, i) => {
-      const body = { type: kind, model, prompt: String(i % 10), seed: seed0 + i, steps, output: { format: kind === 'video' ? 'gif' : 'png' }, parallel: { mode } };
+      const body = { type: kind, model, prompt: String(i % 10), seed: seed0 + i, steps, output: { format: kind === 'video' ? 'gif' : 'png' }, parallel: parallelOf(mode) };
       const { job } = await client.submit(body);
       waits.push(new Promise<JobRecord>((resolve) => done.set(job.id, resolve)));
     }),
@@ -75,14 +84,18 @@ async function burst(mode: Mode, k: number, seed0: number): Promise<{ records: J
   return { records, t0 };
 }
 
-const usedOf = (r: JobRecord): string => (r.timings['stages'] === 1 ? 'seq' : `async(N=${r.timings['stages']})`);
+async function usedOf(r: JobRecord): Promise<string> {
+  const used = (JSON.parse((await store.get(sidecarKey(r.id))).toString('utf8')) as JobSidecar).parallel.used;
+  return used.mode === 'async' || used.mode === 'hybrid' ? `${used.mode}(N=${used.stages})` : used.mode;
+}
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-// Warm every engine a mode can use (AsyncDiff on both devices, sequential on each device).
+// Warm every engine a mode can use (AsyncDiff and cfg on both devices, sequential on each device).
 await burst('async', 1, 1);
+await burst('cfg', 1, 1);
 await burst('sequential', 2, 1);
 
 const rows: Row[] = [];
@@ -91,7 +104,7 @@ for (let rep = 0; rep < reps; rep++) {
     for (const mode of MODES) {
       const { records, t0 } = await burst(mode, k, 100 + rep * 100);
       const finished = records.map((r) => r.finishedAt ?? Date.now());
-      rows.push({ mode, k, rep, latencyMs: records.map((r) => (r.finishedAt ?? 0) - r.createdAt), makespanMs: Math.max(...finished) - t0, used: records.map(usedOf) });
+      rows.push({ mode, k, rep, latencyMs: records.map((r) => (r.finishedAt ?? 0) - r.createdAt), makespanMs: Math.max(...finished) - t0, used: await Promise.all(records.map(usedOf)) });
       process.stderr.write('.');
     }
   }

@@ -5,8 +5,8 @@ import { DeviceAllocator } from './device-allocator.js';
 describe('DeviceAllocator', () => {
   it('auto: all devices (AsyncDiff) when the group is idle and nothing waits', async () => {
     const a = new DeviceAllocator(2, (waiting) => waiting < 1);
-    const lease = await a.acquire({ kind: 'auto', asyncCount: 2 });
-    expect(lease).toMatchObject({ devices: [0, 1], async: true });
+    const lease = await a.acquire({ kind: 'auto', wideCount: 2 });
+    expect(lease).toMatchObject({ devices: [0, 1], wide: true });
     lease.release();
     expect(a.freeCount).toBe(2);
   });
@@ -14,15 +14,15 @@ describe('DeviceAllocator', () => {
   it('auto: one device per job (data parallelism) when jobs wait or the group is busy', async () => {
     let backlog = 3;
     const a = new DeviceAllocator(2, (waiting) => waiting + backlog < 1);
-    const first = await a.acquire({ kind: 'auto', asyncCount: 2 });
-    expect(first).toMatchObject({ devices: [0], async: false });
+    const first = await a.acquire({ kind: 'auto', wideCount: 2 });
+    expect(first).toMatchObject({ devices: [0], wide: false });
     backlog = 0;
     // Not idle (device 0 busy): sequential on the free device even with no backlog.
-    const second = await a.acquire({ kind: 'auto', asyncCount: 2 });
-    expect(second).toMatchObject({ devices: [1], async: false });
-    const third = a.acquire({ kind: 'auto', asyncCount: 2 });
+    const second = await a.acquire({ kind: 'auto', wideCount: 2 });
+    expect(second).toMatchObject({ devices: [1], wide: false });
+    const third = a.acquire({ kind: 'auto', wideCount: 2 });
     first.release();
-    expect(await third).toMatchObject({ devices: [0], async: false });
+    expect(await third).toMatchObject({ devices: [0], wide: false });
   });
 
   it('is FIFO: an AsyncDiff job is not starved by later one-device jobs', async () => {

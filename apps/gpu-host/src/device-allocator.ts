@@ -1,15 +1,16 @@
 /**
- * What a job asks of its group: a fixed number of devices (`sequential` = 1, `async` = N+S−1),
- * or `auto` — all of them when the group is idle and the backlog is short, else one.
+ * What a job asks of its group: a fixed number of devices (`sequential` = 1, `cfg` = 2, `async` =
+ * N+S−1, `hybrid` = 2(N+S−1)), or `auto` — `wideCount` devices (the multi-device mode `auto`
+ * chose within the job's quality budget) when the group is idle and the backlog is short, else one.
  */
-export type DeviceDemand = { readonly kind: 'exact'; readonly count: number } | { readonly kind: 'auto'; readonly asyncCount: number };
+export type DeviceDemand = { readonly kind: 'exact'; readonly count: number } | { readonly kind: 'auto'; readonly wideCount: number };
 
 /** Devices held by one job (or a health check) until `release()` (repeat-safe). */
 export interface DeviceLease {
   /** Indices into the group's device list, ascending. */
   readonly devices: readonly number[];
-  /** For `auto` demands: whether the lease is the AsyncDiff (many-device) choice. */
-  readonly async: boolean;
+  /** For `auto` demands: whether the lease is the multi-device choice (else one device). */
+  readonly wide: boolean;
   /** How long the holder waited, ms. */
   readonly waitedMs: number;
   release(): void;
@@ -28,7 +29,7 @@ interface Waiter {
  * devices at once, a sequential job one; a strict FIFO keeps a many-device job from starving
  * behind a stream of one-device jobs. `auto` demands are decided when they reach the head of the
  * line — not when they arrive — from the then-current state: idle group and short backlog
- * (`asyncWanted`) → all `asyncCount` devices, else the first free device.
+ * (`wideWanted`) → `wideCount` devices, else the first free device.
  */
 export class DeviceAllocator {
   private readonly free: boolean[];
@@ -37,7 +38,7 @@ export class DeviceAllocator {
   constructor(
     readonly size: number,
     /** Called at decision time with how many other demands wait in this group. */
-    private readonly asyncWanted: (waitingHere: number) => boolean,
+    private readonly wideWanted: (waitingHere: number) => boolean,
   ) {
     this.free = new Array<boolean>(size).fill(true);
   }
@@ -54,7 +55,7 @@ export class DeviceAllocator {
 
   /** Waits for devices; rejects with `signal.reason` if the signal aborts first. */
   acquire(demand: DeviceDemand, signal?: AbortSignal): Promise<DeviceLease> {
-    const count = demand.kind === 'exact' ? demand.count : demand.asyncCount;
+    const count = demand.kind === 'exact' ? demand.count : demand.wideCount;
     if (!Number.isSafeInteger(count) || count < 1 || count > this.size) {
       return Promise.reject(new RangeError(`a demand of ${count} devices does not fit a group of ${this.size}`));
     }
@@ -87,27 +88,27 @@ export class DeviceAllocator {
       const head = this.waiters[0]!;
       const freeIdx = this.free.flatMap((f, i) => (f ? [i] : []));
       let take: number[] | undefined;
-      let async = false;
+      let wide = false;
       if (head.demand.kind === 'exact') {
         if (freeIdx.length >= head.demand.count) take = freeIdx.slice(0, head.demand.count);
       } else if (freeIdx.length > 0) {
         const allFree = freeIdx.length === this.size;
-        async = head.demand.asyncCount > 1 && allFree && this.asyncWanted(this.waiters.length - 1);
-        take = async ? freeIdx.slice(0, head.demand.asyncCount) : freeIdx.slice(0, 1);
+        wide = head.demand.wideCount > 1 && allFree && this.wideWanted(this.waiters.length - 1);
+        take = wide ? freeIdx.slice(0, head.demand.wideCount) : freeIdx.slice(0, 1);
       }
       if (!take) return;
       this.waiters.shift();
       head.cleanup();
-      head.resolve(this.lease(take, async, performance.now() - head.since));
+      head.resolve(this.lease(take, wide, performance.now() - head.since));
     }
   }
 
-  private lease(devices: number[], async: boolean, waitedMs: number): DeviceLease {
+  private lease(devices: number[], wide: boolean, waitedMs: number): DeviceLease {
     for (const d of devices) this.free[d] = false;
     let released = false;
     return {
       devices,
-      async,
+      wide,
       waitedMs,
       release: () => {
         if (released) return;

@@ -1,4 +1,4 @@
-import type { Engine } from '@asyncdiff/stages';
+import type { Engine, TextToImage } from '@asyncdiff/engine';
 
 import { GpuHostError } from './errors.js';
 
@@ -6,6 +6,8 @@ import { GpuHostError } from './errors.js';
 export interface CachedEngine {
   readonly key: string;
   readonly engine: Engine;
+  /** Text-to-image packages: the pipeline around the engine (text encoders and VAE in a model host). */
+  readonly text: TextToImage | undefined;
   /** Group device indices its stages are pinned to. */
   readonly devices: readonly number[];
   inUse: boolean;
@@ -30,13 +32,17 @@ export class EngineCache {
   ) {}
 
   /** Takes the engine for `key`, opening it with `open` if needed; `release` hands it back. */
-  async take(key: string, devices: readonly number[], open: () => Promise<Engine>): Promise<{ entry: CachedEngine; release: (broken?: boolean) => Promise<void> }> {
+  async take(
+    key: string,
+    devices: readonly number[],
+    open: () => Promise<{ engine: Engine; text?: TextToImage | undefined }>,
+  ): Promise<{ entry: CachedEngine; release: (broken?: boolean) => Promise<void> }> {
     if (this.closed) throw new GpuHostError('HOST_CLOSED', 'the host is shutting down', true);
     let entry = this.entries.get(key);
     if (!entry) {
       let pending = this.opening.get(key);
       if (!pending) {
-        pending = open().then((engine) => ({ key, engine, devices: [...devices], inUse: false, lastUsedAt: Date.now() }));
+        pending = open().then(({ engine, text }) => ({ key, engine, text, devices: [...devices], inUse: false, lastUsedAt: Date.now() }));
         this.opening.set(key, pending);
       }
       try {
@@ -45,7 +51,7 @@ export class EngineCache {
         this.opening.delete(key);
       }
       if (this.closed) {
-        await entry.engine.close().catch(this.onError);
+        await closeEntry(entry).catch(this.onError);
         throw new GpuHostError('HOST_CLOSED', 'the host is shutting down', true);
       }
       this.entries.set(key, entry);
@@ -103,7 +109,7 @@ export class EngineCache {
     const entry = this.entries.get(key);
     if (!entry) return;
     this.entries.delete(key);
-    await entry.engine.close().catch(this.onError);
+    await closeEntry(entry).catch(this.onError);
   }
 
   /** Closes every engine (host shutdown). Repeat-safe. */
@@ -119,5 +125,14 @@ export class EngineCache {
       if (!victim) return;
       await this.evict(victim.key);
     }
+  }
+}
+
+/** Closes an entry's model host (if any), then its engine's stages. */
+async function closeEntry(entry: CachedEngine): Promise<void> {
+  try {
+    await entry.text?.close();
+  } finally {
+    await entry.engine.close();
   }
 }

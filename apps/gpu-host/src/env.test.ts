@@ -7,7 +7,7 @@ import { resolveGpuHostOptions } from './options.js';
 describe('gpu-host options', () => {
   it('reads the environment once, at the edge', () => {
     const o = gpuHostOptionsFromEnv({ REDIS_URL: 'redis://r:1', QUEUE_PREFIX: '{x}', GPU_HOST_DEVICES: 'cpu', GPU_HOST_STAGES: '3', GPU_HOST_QUEUES: 'video', STORAGE_DIR: '/tmp/out' });
-    expect(o).toMatchObject({ connection: 'redis://r:1', prefix: '{x}', devices: 'cpu', defaultParallel: { stages: 3 }, queues: ['video'], storage: { kind: 'local', rootDir: '/tmp/out' } });
+    expect(o).toMatchObject({ connection: { kind: 'standalone', url: 'redis://r:1' }, prefix: '{x}', devices: 'cpu', defaultParallel: { stages: 3 }, queues: ['video'], storage: { kind: 'local', rootDir: '/tmp/out' } });
   });
 
   it('names the bad variable', () => {
@@ -29,5 +29,19 @@ describe('gpu-host options', () => {
     expect(r.heartbeatTtlMs).toBe(3000);
     expect(r.autoAsyncMaxWaiting).toBe(1);
     expect(() => resolveGpuHostOptions({ coresPerDevice: 0 })).toThrow(/coresPerDevice/);
+  });
+
+  it('stuck-stage deadline and shared-memory sweeps: generous defaults, 0 turns them off, from the environment', () => {
+    expect(resolveGpuHostOptions()).toMatchObject({ stageStepTimeoutMs: 60_000, shmSweepIntervalMs: 60_000 });
+    const o = resolveGpuHostOptions(gpuHostOptionsFromEnv({ GPU_HOST_STAGE_STEP_TIMEOUT_MS: '0', GPU_HOST_SHM_SWEEP_INTERVAL_MS: '5000' }));
+    expect(o).toMatchObject({ stageStepTimeoutMs: 0, shmSweepIntervalMs: 5000 });
+    expect(() => gpuHostOptionsFromEnv({ GPU_HOST_STAGE_STEP_TIMEOUT_MS: '-1' })).toThrow(/GPU_HOST_STAGE_STEP_TIMEOUT_MS/);
+  });
+
+  it('quality budget of auto jobs: exact unless the host says otherwise (GPU_HOST_QUALITY)', () => {
+    expect(resolveGpuHostOptions().defaultQuality).toBe('exact');
+    expect(resolveGpuHostOptions(gpuHostOptionsFromEnv({ GPU_HOST_QUALITY: 'balanced' })).defaultQuality).toBe('balanced');
+    expect(() => gpuHostOptionsFromEnv({ GPU_HOST_QUALITY: 'best' })).toThrow(/GPU_HOST_QUALITY/);
+    expect(() => resolveGpuHostOptions({ defaultQuality: 'best' as 'exact' })).toThrow(/defaultQuality/);
   });
 });

@@ -6,7 +6,9 @@ export type GpuHostErrorCode =
   | 'NVIDIA_SMI_FAILED'
   | 'UNSUPPORTED_SAMPLE'
   | 'HOST_CLOSED'
-  | 'ENGINE_BUSY';
+  | 'ENGINE_BUSY'
+  | 'TIMEOUT'
+  | 'METRICS_LISTEN_FAILED';
 
 /**
  * Base of the host's errors: a stable `code`, whether retrying can help (`retryable`, the same
@@ -30,5 +32,19 @@ export class GpuHostConfigError extends GpuHostError {
   override readonly name = 'GpuHostConfigError';
   constructor(code: 'INVALID_OPTIONS' | 'INVALID_ENV', field: string, message: string) {
     super(code, `${field}: ${message}`, false, field);
+  }
+}
+
+/**
+ * A job's run held its devices longer than its `timeoutSec`: the generation was stopped, the
+ * devices freed, and the job fails for good (`TIMEOUT`): running it again would take as long.
+ */
+export class JobTimeoutError extends GpuHostError {
+  override readonly name = 'JobTimeoutError';
+  constructor(
+    readonly jobId: string,
+    readonly timeoutSec: number,
+  ) {
+    super('TIMEOUT', `job ${jobId} ran longer than its timeoutSec (${timeoutSec} s)`, false, 'timeoutSec');
   }
 }

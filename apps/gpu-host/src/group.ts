@@ -1,6 +1,5 @@
-import type { ModelPackage } from '@asyncdiff/models';
+import type { GeneratorPackage } from '@asyncdiff/models';
 import { createJobWorker, type HostGroupState, type HostGroupStatus, type JobWorker } from '@asyncdiff/queue';
-import { ProcessRunner } from '@asyncdiff/stages';
 import type { ObjectStore } from '@asyncdiff/storage';
 
 import type { BacklogMonitor } from './backlog.js';
@@ -11,6 +10,8 @@ import type { CheckpointStore } from './jobs/checkpoint-store.js';
 import type { GroupRuntime, RunningJob } from './jobs/group-runtime.js';
 import { createJobHandler } from './jobs/run-job.js';
 import type { ResolvedGpuHostOptions } from './options.js';
+import type { HostMetrics } from './telemetry/host-metrics.js';
+import type { HostLogger } from './telemetry/logger.js';
 
 /** What a group shares with the rest of the host. */
 export interface GroupDeps {
@@ -19,7 +20,8 @@ export interface GroupDeps {
   readonly store: ObjectStore;
   readonly checkpoints: CheckpointStore;
   readonly backlog: BacklogMonitor;
-  readonly models: (name: string) => ModelPackage;
+  readonly models: (name: string) => GeneratorPackage;
+  readonly metrics: HostMetrics;
 }
 
 /**
@@ -36,6 +38,8 @@ export class ReplicaGroup implements GroupRuntime {
   readonly store: ObjectStore;
   readonly checkpoints: CheckpointStore;
   readonly backlog: BacklogMonitor;
+  readonly metrics: HostMetrics;
+  readonly logger: HostLogger;
   private readonly running = new Map<string, RunningJob>();
   private readonly restarts: number[];
   private readonly workers: JobWorker[] = [];
@@ -53,6 +57,8 @@ export class ReplicaGroup implements GroupRuntime {
     this.store = deps.store;
     this.checkpoints = deps.checkpoints;
     this.backlog = deps.backlog;
+    this.metrics = deps.metrics;
+    this.logger = deps.options.logger.child({ group: id });
     this.restarts = new Array<number>(devices.length).fill(0);
     // Jobs waiting for devices here + jobs on their way to the allocator + BullMQ backlog.
     this.allocator = new DeviceAllocator(devices.length, (waitingHere) => waitingHere + this.arriving + this.backlog.value < this.options.autoAsyncMaxWaiting);
@@ -84,7 +90,7 @@ export class ReplicaGroup implements GroupRuntime {
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
-  model(name: string): ModelPackage {
+  model(name: string): GeneratorPackage {
     return this.deps.models(name);
   }
 
@@ -107,6 +113,7 @@ export class ReplicaGroup implements GroupRuntime {
 
   noteRestart(groupDevice: number): void {
     if (groupDevice >= 0 && groupDevice < this.restarts.length) this.restarts[groupDevice] = (this.restarts[groupDevice] ?? 0) + 1;
+    this.metrics.stageRestarted(this.id);
   }
 
   /** Jobs BullMQ has handed this group's workers (running or waiting for devices). */
@@ -139,16 +146,15 @@ export class ReplicaGroup implements GroupRuntime {
           stages: j.stages,
           devices: j.devices,
           startedAt: j.startedAt,
+          recentSteps: [...j.recentSteps],
         };
       }),
-      stages: this.engines.all().flatMap((e) => {
-        const runner = e.engine.runner;
-        if (!(runner instanceof ProcessRunner)) return [];
-        return runner.stages.map((s, i) => {
-          const d = e.devices[i] ?? -1;
+      stages: this.engines.all().flatMap((e) =>
+        e.engine.runner.stageStatus().map((s) => {
+          const d = e.devices[s.device] ?? -1;
           return { device: this.devices[d]?.label ?? `?${d}`, pid: s.pid, state: s.state, restarts: this.restarts[d] ?? 0, engine: e.key };
-        });
-      }),
+        }),
+      ),
     };
   }
 

@@ -1,5 +1,4 @@
-import { publishHostStatus, removeHostStatus, type HostStatus } from '@asyncdiff/queue';
-import type { Redis } from 'ioredis';
+import { publishHostStatus, removeHostStatus, type HostStatus, type RedisClient } from '@asyncdiff/queue';
 
 /**
  * Publishes the host's status every `intervalMs` with a TTL of 3 intervals (the contract in
@@ -12,7 +11,7 @@ export class Heartbeat {
   private stopped = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly status: () => HostStatus,
     private readonly intervalMs: number,

@@ -13,3 +13,5 @@ export { NVIDIA_SMI_ARGS, parseNvidiaSmi, queryNvidiaSmi, type GpuInfo } from '.
 export { DeviceAllocator, type DeviceDemand, type DeviceLease } from './device-allocator.js';
 export { clampAsync, decideParallel, planParallel, type ParallelDecision, type ParallelPlan } from './jobs/parallel-plan.js';
 export type { JobSidecar, RunTimings } from './jobs/sidecar.js';
+export { callbackLogger, createHostLogger, LOG_LEVELS, type HostLogger, type LogLevel } from './telemetry/logger.js';
+export type { HostMetrics, RunOutcome } from './telemetry/host-metrics.js';

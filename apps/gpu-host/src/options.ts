@@ -1,15 +1,17 @@
 import { hostname } from 'node:os';
 
-import type { JobKind } from '@asyncdiff/queue';
-import { DEFAULT_PARALLEL, devicesNeeded, resolveParallel, type DeviceSpec, type ParallelOptions, type ResolvedParallel } from '@asyncdiff/stages';
+import { DEFAULT_PREFIX, DEFAULT_REDIS_URL, resolveRedisTarget, type JobKind, type RedisConnection, type RedisTarget } from '@asyncdiff/queue';
+import { DEFAULT_PARALLEL, DEFAULT_QUALITY, QUALITY_BUDGETS, devicesNeeded, resolveParallel, type ParallelOptions, type QualityBudget, type ResolvedParallel } from '@asyncdiff/engine';
+import type { DeviceSpec } from '@asyncdiff/stages';
 import type { ObjectStore, ResolvedStorageOptions } from '@asyncdiff/storage';
 
 import { GpuHostConfigError } from './errors.js';
+import { callbackLogger, type HostLogger } from './telemetry/logger.js';
 
 /** Options of `startGpuHost`. Everything is optional; see `resolveGpuHostOptions` for defaults. */
 export interface GpuHostOptions {
-  /** Redis URL. @defaultValue `redis://127.0.0.1:6379` (read `REDIS_URL` at the edge) */
-  connection?: string;
+  /** Where Redis is: a URL or target (`RedisConnection`: one server, Cluster, Sentinel). @defaultValue `redis://127.0.0.1:6379` (read the environment at the edge) */
+  connection?: RedisConnection;
   /** Queue/key prefix shared with the API. @defaultValue `{asyncdiff}` */
   prefix?: string;
   /** Runs per job before it fails for good, and the first retry delay (must match the API's). */
@@ -30,6 +32,12 @@ export interface GpuHostOptions {
   nvidiaSmiPath?: string;
   /** AsyncDiff configuration for `auto`/`async` jobs that do not name one. @defaultValue N=2, stride 1, W=3 */
   defaultParallel?: ParallelOptions;
+  /**
+   * Quality budget of `auto` jobs that do not name one (`parallel.quality`): `exact` never picks a
+   * stale-feature mode, so those jobs' bytes never depend on load, host or device count.
+   * @defaultValue 'exact'
+   */
+  defaultQuality?: QualityBudget;
   /** Devices per replica group. @defaultValue devicesNeeded(defaultParallel) = N + stride − 1 */
   groupSize?: number;
   /** Queues this host serves. @defaultValue ['image', 'video'] */
@@ -78,6 +86,18 @@ export interface GpuHostOptions {
   healthTimeoutMs?: number;
   /** Stage crashes survived inside one job. @defaultValue 3 */
   maxStageRestartsPerJob?: number;
+  /**
+   * A stage run (one step on one device) slower than this counts as a stuck stage: it is killed
+   * and replaced like a crashed one, and the job resumes (see the engine's `stageStepTimeoutMs`).
+   * 0 disables. @defaultValue 60000
+   */
+  stageStepTimeoutMs?: number;
+  /**
+   * How often the host removes shared-memory segments of processes that are gone (a `kill -9`
+   * of an earlier host or `serve`, an OOM-killed stage); it also sweeps once at start-up. 0: only
+   * at start-up. @defaultValue 60000
+   */
+  shmSweepIntervalMs?: number;
   /** First restart delay, doubled per consecutive failure. @defaultValue 100 */
   restartBackoffMs?: number;
   /** Ceiling of the restart delay. @defaultValue 10000 */
@@ -92,13 +112,28 @@ export interface GpuHostOptions {
   closeDeadlineMs?: number;
   /** Background failures (Redis hiccups, failed heartbeats). @defaultValue ignore */
   onError?: (err: unknown) => void;
-  /** One-line operational messages (device discovery, restarts). @defaultValue ignore */
+  /** One-line operational messages (device discovery, restarts), when no `logger` is given. @defaultValue ignore */
   log?: (message: string) => void;
+  /**
+   * Structured log (a pino logger fits): host-wide lines carry `host`, a group's `group`, a job's
+   * `jobId` and `step`. @defaultValue `log` and `onError`, with the fields written after the message
+   */
+  logger?: HostLogger;
+  /**
+   * Port of the host's `/metrics`, `/healthz` and `/readyz` (0: any free port; null: none).
+   * @defaultValue null here, so embedders (the CLI's `serve`, tests running several hosts in one
+   * process) open none; the standalone host (`main.ts`) defaults to 9464
+   */
+  metricsPort?: number | null;
+  /** Address of that port. @defaultValue `127.0.0.1` (Kubernetes probes need `0.0.0.0`) */
+  metricsHost?: string;
+  /** `/healthz` fails while the event loop stalled longer than this in the last 10 s. @defaultValue 5000 */
+  maxLoopStallMs?: number;
 }
 
 /** `GpuHostOptions` with every default applied (the store is created in `startGpuHost`). */
 export interface ResolvedGpuHostOptions {
-  readonly connection: string;
+  readonly connection: RedisTarget;
   readonly prefix: string;
   readonly attempts: number | undefined;
   readonly backoffDelayMs: number | undefined;
@@ -109,6 +144,7 @@ export interface ResolvedGpuHostOptions {
   readonly cores: number | undefined;
   readonly nvidiaSmiPath: string;
   readonly defaultParallel: ResolvedParallel;
+  readonly defaultQuality: QualityBudget;
   readonly groupSize: number;
   readonly queues: readonly JobKind[];
   readonly modelsDir: string | undefined;
@@ -125,6 +161,8 @@ export interface ResolvedGpuHostOptions {
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
   readonly maxStageRestartsPerJob: number;
+  readonly stageStepTimeoutMs: number;
+  readonly shmSweepIntervalMs: number;
   readonly restartBackoffMs: number;
   readonly maxRestartBackoffMs: number;
   readonly checkpointIntervalMs: number;
@@ -133,6 +171,10 @@ export interface ResolvedGpuHostOptions {
   readonly closeDeadlineMs: number;
   readonly onError: (err: unknown) => void;
   readonly log: (message: string) => void;
+  readonly logger: HostLogger;
+  readonly metricsPort: number | null;
+  readonly metricsHost: string;
+  readonly maxLoopStallMs: number;
 }
 
 function int(field: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -141,10 +183,25 @@ function int(field: string, value: number | undefined, fallback: number, min: nu
   return value;
 }
 
+function qualityBudget(value: string | undefined): QualityBudget {
+  if (value === undefined) return DEFAULT_QUALITY;
+  const known = QUALITY_BUDGETS.find((b) => b === value);
+  if (!known) throw new GpuHostConfigError('INVALID_OPTIONS', 'defaultQuality', `must be one of ${QUALITY_BUDGETS.join(', ')}, got ${value}`);
+  return known;
+}
+
 function coordinatorWait(value: string | undefined): 'async' | 'hybrid' {
   if (value === undefined) return 'async';
   if (value !== 'async' && value !== 'hybrid') throw new GpuHostConfigError('INVALID_OPTIONS', 'coordinatorWait', `must be async or hybrid, got ${value}`);
   return value;
+}
+
+function redisTarget(connection: RedisConnection | undefined): RedisTarget {
+  try {
+    return resolveRedisTarget(connection ?? DEFAULT_REDIS_URL);
+  } catch (err) {
+    throw new GpuHostConfigError('INVALID_OPTIONS', 'connection', err instanceof Error ? err.message.replace(/^connection: /, '') : String(err));
+  }
 }
 
 /** Applies defaults and checks ranges; a bad value throws `GpuHostConfigError` naming it. */
@@ -156,18 +213,24 @@ export function resolveGpuHostOptions(options: GpuHostOptions = {}): ResolvedGpu
   const devices = options.devices ?? 'auto';
   if (Array.isArray(devices) && devices.length === 0) throw new GpuHostConfigError('INVALID_OPTIONS', 'devices', 'must not be empty');
   const heartbeatIntervalMs = int('heartbeatIntervalMs', options.heartbeatIntervalMs, 2000, 50);
+  const hostId = options.hostId ?? `${hostname()}/${process.pid}`;
+  const onError = options.onError ?? (() => undefined);
+  const log = options.log ?? (() => undefined);
+  const metricsHost = options.metricsHost ?? '127.0.0.1';
+  if (metricsHost.trim() === '') throw new GpuHostConfigError('INVALID_OPTIONS', 'metricsHost', 'must not be empty');
   return {
-    connection: options.connection ?? 'redis://127.0.0.1:6379',
-    prefix: options.prefix ?? '{asyncdiff}',
+    connection: redisTarget(options.connection),
+    prefix: options.prefix ?? DEFAULT_PREFIX,
     attempts: options.attempts,
     backoffDelayMs: options.backoffDelayMs,
     storage: options.storage,
-    hostId: options.hostId ?? `${hostname()}/${process.pid}`,
+    hostId,
     devices,
     coresPerDevice: int('coresPerDevice', options.coresPerDevice, 1, 1, 1024),
     cores: options.cores === undefined ? undefined : int('cores', options.cores, 1, 1, 4096),
     nvidiaSmiPath: options.nvidiaSmiPath ?? 'nvidia-smi',
     defaultParallel,
+    defaultQuality: qualityBudget(options.defaultQuality),
     groupSize,
     queues: [...new Set(queues)],
     modelsDir: options.modelsDir,
@@ -184,13 +247,19 @@ export function resolveGpuHostOptions(options: GpuHostOptions = {}): ResolvedGpu
     healthIntervalMs: int('healthIntervalMs', options.healthIntervalMs, 30_000, 0),
     healthTimeoutMs: int('healthTimeoutMs', options.healthTimeoutMs, 10_000, 1),
     maxStageRestartsPerJob: int('maxStageRestartsPerJob', options.maxStageRestartsPerJob, 3, 0, 100),
+    stageStepTimeoutMs: int('stageStepTimeoutMs', options.stageStepTimeoutMs, 60_000, 0),
+    shmSweepIntervalMs: int('shmSweepIntervalMs', options.shmSweepIntervalMs, 60_000, 0),
     restartBackoffMs: int('restartBackoffMs', options.restartBackoffMs, 100, 0),
     maxRestartBackoffMs: int('maxRestartBackoffMs', options.maxRestartBackoffMs, 10_000, 0),
     checkpointIntervalMs: int('checkpointIntervalMs', options.checkpointIntervalMs, 5000, 0),
     checkpointTtlSec: int('checkpointTtlSec', options.checkpointTtlSec, 86_400, 1),
     drainGraceMs: int('drainGraceMs', options.drainGraceMs, 0, 0),
     closeDeadlineMs: int('closeDeadlineMs', options.closeDeadlineMs, 30_000, 100),
-    onError: options.onError ?? (() => undefined),
-    log: options.log ?? (() => undefined),
+    onError,
+    log,
+    logger: options.logger ?? callbackLogger(log, onError),
+    metricsPort: options.metricsPort === undefined || options.metricsPort === null ? null : int('metricsPort', options.metricsPort, 0, 0, 65535),
+    metricsHost,
+    maxLoopStallMs: int('maxLoopStallMs', options.maxLoopStallMs, 5000, 100),
   };
 }

@@ -1,4 +1,3 @@
-import { ProcessRunner } from '@asyncdiff/stages';
 
 import type { ReplicaGroup } from './group.js';
 import type { ResolvedGpuHostOptions } from './options.js';
@@ -61,7 +60,6 @@ export class StageSupervisor {
     for (const entry of g.engines.idle()) {
       if (this.stopped) return;
       const runner = entry.engine.runner;
-      if (!(runner instanceof ProcessRunner)) continue;
       const b = this.backoff.get(entry.key);
       if (b && Date.now() < b.notBefore) continue;
       const lease = g.allocator.tryAcquire(entry.devices);
@@ -73,20 +71,7 @@ export class StageSupervisor {
       }
       let broken = false;
       try {
-        const dead: number[] = [];
-        for (const stage of runner.stages) {
-          if (!stage.alive()) {
-            dead.push(stage.device);
-            continue;
-          }
-          try {
-            await stage.health(this.options.healthTimeoutMs);
-          } catch {
-            dead.push(stage.device);
-            stage.child.kill('SIGKILL');
-            await new Promise<void>((resolve) => (stage.alive() ? stage.onExitOnce(() => resolve()) : resolve()));
-          }
-        }
+        const dead = await runner.checkHealth(this.options.healthTimeoutMs);
         if (dead.length === 0) {
           this.backoff.delete(entry.key);
           continue;
@@ -95,7 +80,7 @@ export class StageSupervisor {
           const replaced = await runner.recover();
           for (const d of replaced) g.noteRestart(entry.devices[d] ?? -1);
           this.backoff.delete(entry.key);
-          this.options.log(`group ${g.id}: health check replaced stage(s) ${replaced.join(',')} of ${entry.key}`);
+          g.logger.warn({ stages: replaced, engine: entry.key }, `group ${g.id}: health check replaced stage(s) ${replaced.join(',')} of ${entry.key}`);
         } catch (err) {
           const failures = (this.backoff.get(entry.key)?.failures ?? 0) + 1;
           const delay = Math.min(this.options.maxRestartBackoffMs, this.options.restartBackoffMs * 2 ** (failures - 1));

@@ -1,3 +1,4 @@
+import { COMPENSATION_ORDER, COMPENSATIONS, isCompensation, type Compensation, type HistoryEntry } from './compensation.js';
 import { InvalidOptionError } from './errors.js';
 
 /** What defines an AsyncDiff schedule (DESIGN.md §2). */
@@ -12,6 +13,12 @@ export interface PlanOptions {
   readonly warmup: number;
   /** Condition on the previous timestep index (stride 1) / shift every index by -1 (stride 2). */
   readonly timeShift: boolean;
+  /**
+   * Staleness compensation of parallel runs (see compensation.ts): their boundary inputs are
+   * extrapolated in the timestep from the producers' last outputs. Warm-up steps never compensate,
+   * so W ≥ T stays exactly sequential. @defaultValue 'none'
+   */
+  readonly compensation?: Compensation;
 }
 
 /** One component executed on one device within a step. */
@@ -25,6 +32,13 @@ export interface PlannedRun {
    * lives on device j). null for component 0, which reads only the fresh latent of the step.
    */
   readonly inputsFrom: number | null;
+  /**
+   * Compensated runs only: the producer outputs to extrapolate from, newest first
+   * (`history[0].step === inputsFrom`), each with the timestep index it was made with. Every
+   * producer ran in exactly these steps, one run per step, so they are its consecutive runs.
+   * Absent when the run reads the stale input as is (no compensation, or only one output yet).
+   */
+  readonly history?: readonly HistoryEntry[];
 }
 
 /**
@@ -67,6 +81,9 @@ export function validatePlanOptions(o: PlanOptions): void {
   }
   // Step 0 has no previous hidden states, so at least one sequential step is always needed.
   checkInt('warmup', o.warmup, 1);
+  if (o.compensation !== undefined && !isCompensation(o.compensation)) {
+    throw new InvalidOptionError('PLAN_INVALID_OPTION', 'compensation', `compensation must be one of ${COMPENSATIONS.join(', ')}, got ${String(o.compensation)}`);
+  }
 }
 
 /**
@@ -120,7 +137,37 @@ export function buildSchedule(options: PlanOptions): Schedule {
     });
     lastRoundStep = s;
   }
-  return { options: { ...options }, devices: stride === 2 ? N + 1 : N, steps: out };
+  const order = COMPENSATION_ORDER[options.compensation ?? 'none'];
+  return { options: { ...options }, devices: stride === 2 ? N + 1 : N, steps: order > 0 ? attachHistory(out, order, 0) : out };
+}
+
+/**
+ * Gives every parallel run that reads boundary inputs the history its compensation combines:
+ * the last `order + 1` steps (≤ its `inputsFrom`, ≥ `since`) in which device 0 ran — every
+ * producer (devices 0 … N-1) runs in exactly the steps device 0 runs in, with the same timestep
+ * index. `since` is the first step whose outputs exist (a re-warm forgets everything before).
+ * Runs with fewer than two usable outputs get no history (they read the stale input as is).
+ */
+export function attachHistory(steps: readonly PlannedStep[], order: number, since: number): PlannedStep[] {
+  const ran: HistoryEntry[] = [];
+  return steps.map((st) => {
+    let result = st;
+    if (st.phase === 'parallel' && order > 0) {
+      result = {
+        ...st,
+        runs: st.runs.map((r) => {
+          const { history: _old, ...plain } = r;
+          if (r.inputsFrom === null) return plain;
+          const from = r.inputsFrom;
+          const history = ran.filter((h) => h.step <= from && h.step >= since).slice(-(order + 1)).reverse();
+          return history.length >= 2 && history[0]!.step === from ? { ...plain, history } : plain;
+        }),
+      };
+    }
+    const own = st.runs.find((r) => r.device === 0);
+    if (own) ran.push({ step: st.step, t: own.t });
+    return result;
+  });
 }
 
 /** The `asyncdiff plan --json` shape: one entry per step, no engine-internal fields. */
@@ -129,7 +176,7 @@ export function scheduleToJson(schedule: Schedule, withInputs = false): unknown[
     step: st.step,
     runs: st.runs.map((r) =>
       withInputs
-        ? { device: r.device, component: r.component, t: r.t, inputsFrom: r.inputsFrom }
+        ? { device: r.device, component: r.component, t: r.t, inputsFrom: r.inputsFrom, ...(r.history && { history: r.history }) }
         : { device: r.device, component: r.component, t: r.t },
     ),
     eps: { device: st.eps.device, step: st.eps.step },

@@ -1,9 +1,11 @@
-import type { PlannedStep, Schedule } from './plan.js';
+import { COMPENSATION_ORDER } from './compensation.js';
+import { attachHistory, type PlannedStep, type Schedule } from './plan.js';
 
 /**
  * The schedule to resume with at step `at` after stages lost their hidden states (a restarted
  * stage process, a job moved to another host): step `at` becomes one sequential warm-up step
- * and later parallel steps that would have read older outputs read that step's instead.
+ * and later parallel steps that would have read older outputs read that step's instead; a
+ * compensated run extrapolates only from outputs made from step `at` on.
  */
 export function rewarmAt(schedule: Schedule, at: number): Schedule {
   const N = schedule.options.stages;
@@ -24,5 +26,6 @@ export function rewarmAt(schedule: Schedule, at: number): Schedule {
       eps: { device: st.eps.device, step: Math.max(st.eps.step, at) },
     };
   });
-  return { ...schedule, steps };
+  const order = COMPENSATION_ORDER[schedule.options.compensation ?? 'none'];
+  return { ...schedule, steps: order > 0 ? attachHistory(steps, order, at) : steps };
 }

@@ -3,6 +3,7 @@ import { applyGuidance } from '@asyncdiff/schedulers';
 import { gaussianNoise } from '@asyncdiff/tensor';
 
 import { InvalidOptionError, SamplingAbortedError } from './errors.js';
+import { guidanceBatch, type GuidanceConditioning } from './feed.js';
 import type { PhaseTimes } from './timings.js';
 import { emptyPhaseTimes } from './timings.js';
 import type { Schedule, StepPhase } from './plan.js';
@@ -29,6 +30,12 @@ export interface StepProgress {
   readonly stepMs: number;
   /** State to resume from before the next step. */
   readonly checkpoint: SamplerCheckpoint;
+  /**
+   * The clean samples x̂0 the model predicted at this step, every image concatenated, in model
+   * value space (what previews show). Computed only when called, from arrays this step owns, so
+   * it costs the loop nothing unless asked for and stays valid after later steps have run.
+   */
+  readonly predictOriginal: () => Float32Array;
 }
 
 /** A generation request against a runner. */
@@ -39,9 +46,11 @@ export interface SampleOptions {
   readonly scheduler: Scheduler;
   /** Dims of one latent without batch ([C,H,W] or [C,F,H,W]). */
   readonly sampleDims: readonly number[];
-  /** Requested class per image; the batch holds one image per entry. */
-  readonly classIds: readonly number[];
-  readonly nullClass: number;
+  /**
+   * Conditioning of each image and its unconditional counterpart (class ids and the null class,
+   * or prompt and negative-prompt embeddings); `images` is the number of images generated.
+   */
+  readonly conditioning: GuidanceConditioning;
   /** Image i starts from the noise of seed + i, so a batch equals separate single-image jobs. */
   readonly seed: number;
   /** Classifier-free guidance scale w: eps_u + w (eps_c - eps_u); 1 runs without the unconditional batch. */
@@ -74,16 +83,12 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   if (!(o.guidance >= 0) || !Number.isFinite(o.guidance)) {
     throw new InvalidOptionError('SAMPLER_INVALID_OPTION', 'guidance', `guidance must be a finite number ≥ 0, got ${o.guidance}`);
   }
-  if (o.classIds.length < 1) throw new InvalidOptionError('SAMPLER_INVALID_OPTION', 'count', 'at least one image is required');
-  const images = o.classIds.length;
+  const images = o.conditioning.images;
+  if (!(images >= 1)) throw new InvalidOptionError('SAMPLER_INVALID_OPTION', 'count', 'at least one image is required');
   const n = o.sampleDims.reduce((a, b) => a * b, 1);
   const cfg = o.guidance !== 1;
   const batch = cfg ? 2 * images : images;
-  const labels = new BigInt64Array(batch);
-  o.classIds.forEach((c, i) => {
-    labels[i] = BigInt(c);
-    if (cfg) labels[images + i] = BigInt(o.nullClass);
-  });
+  const conditioning = guidanceBatch(o.conditioning, cfg);
 
   let schedule = o.schedule;
   let x: Float32Array;
@@ -100,7 +105,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     if (sigma !== 1) for (let j = 0; j < x.length; j++) x[j] = (x[j] as number) * sigma;
   }
 
-  await o.runner.begin({ batch, classLabels: labels, sampleDims: o.sampleDims });
+  await o.runner.begin({ batch, conditioning, sampleDims: o.sampleDims });
   try {
     return await denoise(o, schedule, { x, first, images, n, cfg, batch });
   } finally {
@@ -141,6 +146,7 @@ async function denoise(
       noise = new Float32Array(images * n);
       for (let i = 0; i < images; i++) noise.set(gaussianNoise(o.seed + i, n, s + 1), i * n);
     }
+    const xt = x;
     x = o.scheduler.step(s, x, eps, noise);
     const t2 = performance.now();
     phases[plan.phase].steps += 1;
@@ -152,7 +158,13 @@ async function denoise(
       phase: plan.phase,
       stepMs: t2 - t0,
       checkpoint: { step: s + 1, latent: x, scheduler: o.scheduler.saveState() },
+      predictOriginal: predictor(o.scheduler, s, xt, eps),
     });
   }
   return { latents: x, stepsRun: T - first, totalMs: performance.now() - started, phases };
+}
+
+/** x̂0 of step `s`, bound to that step's latent and guided model output (neither is mutated later). */
+function predictor(scheduler: Scheduler, s: number, xt: Float32Array, eps: Float32Array): () => Float32Array {
+  return () => scheduler.predictOriginal(s, xt, eps);
 }

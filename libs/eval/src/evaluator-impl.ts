@@ -1,3 +1,4 @@
+import './ort-env.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 

@@ -1,6 +1,6 @@
-import { MODEL_RANGE, toGrayImage, type ValueRange } from './convert.js';
+import { MODEL_RANGE, toByteImage, type ValueRange } from './convert.js';
 import { MediaInputError } from './errors.js';
-import { checkFrames, MAX_SIDE_PX, type FrameInput, type GrayImage } from './image.js';
+import { byteImage, checkFrames, MAX_SIDE_PX, type ByteImage, type FrameInput, type GrayImage, type ImageInput, type RgbFrameInput, type RgbImage } from './image.js';
 import { checkScale, upscaleNearest } from './upscale.js';
 import { DEFAULT_SCALE } from './render.js';
 
@@ -12,7 +12,10 @@ export interface ContactSheetOptions {
   gapPx?: number;
   /** Integer upscale of each image. @defaultValue 8 */
   scale?: number;
-  /** Gray level of gaps and empty cells (mid-gray separates white-on-black digits). @defaultValue 128 */
+  /**
+   * Gray level of gaps and empty cells (mid-gray separates white-on-black digits); colour sheets
+   * use it for R, G and B alike. @defaultValue 128
+   */
   background?: number;
   /** Float interval mapped to 0…255 (ignored for 8-bit input). @defaultValue `{min: -1, max: 1}` */
   range?: ValueRange;
@@ -52,10 +55,14 @@ export function resolveContactSheetOptions(count: number, options: ContactSheetO
 /**
  * Lays a batch out as one grid image (row-major, left to right), so a batch request has a
  * single preview: the image grid for image jobs, the first-frame grid for video jobs. All images
- * must share a size; the result is PNG-encodable as is.
+ * must share a size and channel count; gray images give a gray sheet, colour images a colour
+ * one; the result is PNG-encodable as is.
  */
-export function contactSheet(images: readonly FrameInput[], options?: ContactSheetOptions): GrayImage {
-  const { width: cellW0, height: cellH0 } = checkFrames(images, 'images');
+export function contactSheet(images: readonly FrameInput[], options?: ContactSheetOptions): GrayImage;
+export function contactSheet(images: readonly RgbFrameInput[], options?: ContactSheetOptions): RgbImage;
+export function contactSheet(images: readonly ImageInput[], options?: ContactSheetOptions): ByteImage;
+export function contactSheet(images: readonly ImageInput[], options?: ContactSheetOptions): ByteImage {
+  const { width: cellW0, height: cellH0, channels } = checkFrames(images, 'images');
   const { columns, rows, gapPx, scale, background, range } = resolveContactSheetOptions(images.length, options);
   const cellW = cellW0 * scale;
   const cellH = cellH0 * scale;
@@ -64,12 +71,14 @@ export function contactSheet(images: readonly FrameInput[], options?: ContactShe
   if (width > MAX_SIDE_PX || height > MAX_SIDE_PX) {
     throw new MediaInputError('images', `the sheet would be ${width}×${height}, larger than ${MAX_SIDE_PX} px`);
   }
-  const pixels = new Uint8Array(width * height).fill(background);
+  const rowBytes = width * channels;
+  const cellRowBytes = cellW * channels;
+  const pixels = new Uint8Array(rowBytes * height).fill(background);
   images.forEach((image, index) => {
-    const cell = upscaleNearest(toGrayImage(image, range, `images[${index}]`), scale);
-    const x0 = (index % columns) * (cellW + gapPx);
+    const cell = upscaleNearest(toByteImage(image, range, `images[${index}]`), scale);
+    const x0 = (index % columns) * (cellW + gapPx) * channels;
     const y0 = Math.floor(index / columns) * (cellH + gapPx);
-    for (let y = 0; y < cellH; y += 1) pixels.set(cell.pixels.subarray(y * cellW, (y + 1) * cellW), (y0 + y) * width + x0);
+    for (let y = 0; y < cellH; y += 1) pixels.set(cell.pixels.subarray(y * cellRowBytes, (y + 1) * cellRowBytes), (y0 + y) * rowBytes + x0);
   });
-  return { width, height, pixels };
+  return byteImage(channels, width, height, pixels);
 }

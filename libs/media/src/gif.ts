@@ -1,7 +1,8 @@
 import * as gifenc from 'gifenc';
-import { MODEL_RANGE, toGrayImage, type ValueRange } from './convert.js';
+import { MODEL_RANGE, toGrayImage, toRgbImage, type ValueRange } from './convert.js';
 import { MediaInputError } from './errors.js';
-import { checkFrames, type FrameInput } from './image.js';
+import { gifPalette } from './gif-palette.js';
+import { checkFrames, type FrameInput, type ImageInput, type RgbFrameInput } from './image.js';
 
 /** Options of `encodeGif`. */
 export interface GifOptions {
@@ -37,23 +38,41 @@ const GIFEncoder = gifenc.GIFEncoder ?? gifenc.default?.GIFEncoder;
 const GRAY_PALETTE: number[][] = Array.from({ length: 256 }, (_, i) => [i, i, i]);
 
 /**
- * Encodes frames as an animated GIF with one global 256-gray palette: lossless for 8-bit gray,
- * byte-identical for identical input (no dithering or palette search). Plays in every browser
- * and chat client, unlike WebM/MP4 previews.
+ * Encodes frames as an animated GIF with one global palette, byte-identical for identical input
+ * (no dithering, no randomness). Gray frames use the 256 grays (palette index = gray level), so
+ * they need no quantisation and stay exact; colour frames get the palette `gifPalette` chooses
+ * (exact up to 256 colours, quantised beyond). Plays in every browser and chat client, unlike
+ * WebM/MP4 previews.
  */
-export function encodeGif(frames: readonly FrameInput[], options?: GifOptions): Buffer {
+export function encodeGif(frames: readonly ImageInput[], options?: GifOptions): Buffer {
   const { delayMs, loop, range } = resolveGifOptions(options);
-  const { width, height } = checkFrames(frames);
+  const { width, height, channels } = checkFrames(frames);
   if (GIFEncoder === undefined) throw new Error('gifenc exports no GIFEncoder');
   const encoder = GIFEncoder();
-  frames.forEach((frame, index) => {
-    const gray = toGrayImage(frame, range, `frames[${index}]`);
-    encoder.writeFrame(gray.pixels, width, height, {
-      delay: delayMs,
-      ...(index === 0 ? { palette: GRAY_PALETTE, repeat: loop ? 0 : -1 } : {}),
+  const first = { palette: GRAY_PALETTE, repeat: loop ? 0 : -1 };
+  if (channels === 1) {
+    frames.forEach((frame, index) => {
+      const gray = toGrayImage(frame as FrameInput, range, `frames[${index}]`);
+      encoder.writeFrame(gray.pixels, width, height, { delay: delayMs, ...(index === 0 ? first : {}) });
     });
-  });
+  } else {
+    const rgb = frames.map((frame, index) => toRgbImage(frame as RgbFrameInput, range, `frames[${index}]`));
+    const palette = gifPalette(rgb);
+    rgb.forEach((frame, index) => {
+      encoder.writeFrame(palette.indices(frame), width, height, { delay: delayMs, ...(index === 0 ? { ...first, palette: palette.colors } : {}) });
+    });
+  }
   encoder.finish();
   const bytes = encoder.bytes();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * The one GIF frame delay for a frame rate: the GIF delay (whole 1/100 s) nearest to the
+ * video's frame duration, halves rounding up so a GIF never runs faster than its MP4/WebM twin,
+ * and at least 20 ms (browsers slow faster GIFs down). 8 fps → 130 ms; 10 fps → 100 ms.
+ */
+export function gifDelayMs(fps: number): number {
+  if (!Number.isFinite(fps) || fps <= 0) throw new MediaInputError('fps', `${String(fps)} must be a positive number`);
+  return Math.max(20, Math.round(100 / fps) * 10);
 }

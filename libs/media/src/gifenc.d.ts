@@ -16,8 +16,16 @@ declare module 'gifenc' {
     finish(): void;
     bytes(): Uint8Array;
   }
+  /** How colours are binned: 5-6-5 or 4-4-4 bits of R, G, B (or 4-4-4-4 with alpha). */
+  type PaletteFormat = 'rgb565' | 'rgb444' | 'rgba4444';
   type GIFEncoderFactory = (options?: { auto?: boolean; initialCapacity?: number }) => Encoder;
+  /** Builds a palette of at most `maxColors` from RGBA bytes (read through a Uint32Array of the whole buffer). */
+  type Quantize = (rgba: Uint8Array, maxColors: number, options?: { format?: PaletteFormat }) => number[][];
+  /** Maps RGBA bytes (the whole buffer) to palette indices. */
+  type ApplyPalette = (rgba: Uint8Array, palette: number[][], format?: PaletteFormat) => Uint8Array;
   export const GIFEncoder: GIFEncoderFactory | undefined;
-  const cjs: { GIFEncoder?: GIFEncoderFactory } | undefined;
+  export const quantize: Quantize | undefined;
+  export const applyPalette: ApplyPalette | undefined;
+  const cjs: { GIFEncoder?: GIFEncoderFactory; quantize?: Quantize; applyPalette?: ApplyPalette } | undefined;
   export default cjs;
 }

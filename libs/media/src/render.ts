@@ -1,5 +1,5 @@
-import { MODEL_RANGE, toGrayImage, type ValueRange } from './convert.js';
-import { checkFrames, type FrameInput, type GrayImage } from './image.js';
+import { MODEL_RANGE, toByteImage, type ValueRange } from './convert.js';
+import { checkFrames, type ByteImage, type FrameInput, type GrayImage, type ImageInput, type RgbFrameInput, type RgbImage } from './image.js';
 import { checkScale, upscaleNearest } from './upscale.js';
 
 /** How sampler output becomes display pixels. */
@@ -26,16 +26,23 @@ export function resolveRenderOptions(options: RenderOptions = {}): ResolvedRende
 
 /**
  * Turns sampler frames into output frames: quantise floats, then upscale. Encoders encode pixels
- * as given, so this (or `contactSheet`) is where an output's size is decided.
+ * as given, so this (or `contactSheet`) is where an output's size is decided. Gray frames stay
+ * gray, colour frames become interleaved RGB.
  */
-export function renderFrames(frames: readonly FrameInput[], options?: RenderOptions): GrayImage[] {
+export function renderFrames(frames: readonly FrameInput[], options?: RenderOptions): GrayImage[];
+export function renderFrames(frames: readonly RgbFrameInput[], options?: RenderOptions): RgbImage[];
+export function renderFrames(frames: readonly ImageInput[], options?: RenderOptions): ByteImage[];
+export function renderFrames(frames: readonly ImageInput[], options?: RenderOptions): ByteImage[] {
   const { scale, range } = resolveRenderOptions(options);
   checkFrames(frames);
-  return frames.map((frame, index) => upscaleNearest(toGrayImage(frame, range, `frames[${index}]`), scale));
+  return frames.map((frame, index) => upscaleNearest(toByteImage(frame, range, `frames[${index}]`), scale));
 }
 
 /** `renderFrames` for a single image. */
-export function renderImage(image: FrameInput, options?: RenderOptions): GrayImage {
+export function renderImage(image: FrameInput, options?: RenderOptions): GrayImage;
+export function renderImage(image: RgbFrameInput, options?: RenderOptions): RgbImage;
+export function renderImage(image: ImageInput, options?: RenderOptions): ByteImage;
+export function renderImage(image: ImageInput, options?: RenderOptions): ByteImage {
   const { scale, range } = resolveRenderOptions(options);
-  return upscaleNearest(toGrayImage(image, range, 'image'), scale);
+  return upscaleNearest(toByteImage(image, range, 'image'), scale);
 }

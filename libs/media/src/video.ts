@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { MODEL_RANGE, toGrayImage, type ValueRange } from './convert.js';
+import { MODEL_RANGE, toByteImage, type ValueRange } from './convert.js';
 import { EncoderUnavailableError, MediaInputError } from './errors.js';
 import { ffmpegEncoders, resolveFfmpegOptions, type FfmpegOptions } from './ffmpeg.js';
-import { checkFrames, type FrameInput } from './image.js';
+import { checkFrames, type ImageInput } from './image.js';
 import { runTool } from './tool-process.js';
 
 /** Container of an encoded video. */
@@ -54,6 +54,12 @@ export function resolveVideoOptions(options: VideoOptions): ResolvedVideoOptions
   return { format: options.format, fps, crf, range: options.range ?? MODEL_RANGE, ...resolveFfmpegOptions(options) };
 }
 
+/** RGB → BT.709 limited-range YUV, tagged, so every player shows the colours that went in. */
+const COLOR_ARGS: readonly string[] = [
+  ...['-vf', 'scale=out_color_matrix=bt709:out_range=tv'],
+  ...['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv'],
+];
+
 /** Encoder arguments per encoder: single-threaded and bit-exact so a build gives repeatable bytes. */
 function encoderArgs(encoder: string, crf: number): string[] {
   switch (encoder) {
@@ -68,19 +74,22 @@ function encoderArgs(encoder: string, crf: number): string[] {
 
 /**
  * Encodes frames as an MP4 (H.264, yuv420p, moov atom first so browsers start playing at once)
- * or a WebM (VP9, else VP8) with ffmpeg: raw gray frames go in on stdin, no shell involved.
- * Width and height must be even (4:2:0 chroma); render with an even `scale`. Output is as
+ * or a WebM (VP9, else VP8) with ffmpeg: raw frames (`gray` or `rgb24`) go in on stdin, no
+ * shell involved. Colour is converted with the BT.709 matrix to limited range and tagged so
+ * (players otherwise guess BT.601 for small frames and BT.709 for large ones). Width and height
+ * must be even (4:2:0 chroma); render with an even `scale`. Output is as
  * reproducible as ffmpeg allows: one thread, bit-exact muxing, no metadata or random UIDs.
  * Rejects with `FfmpegMissingError`, `EncoderUnavailableError`, `FfmpegFailedError` or
  * `MediaAbortedError`.
  */
-export async function encodeVideo(frames: readonly FrameInput[], options: VideoOptions): Promise<Buffer> {
+export async function encodeVideo(frames: readonly ImageInput[], options: VideoOptions): Promise<Buffer> {
   const config = resolveVideoOptions(options);
-  const { width, height } = checkFrames(frames);
+  const { width, height, channels } = checkFrames(frames);
   if (width % 2 !== 0) throw new MediaInputError('frames[0].width', `${width} must be even for ${config.format} (yuv420p)`);
   if (height % 2 !== 0) throw new MediaInputError('frames[0].height', `${height} must be even for ${config.format} (yuv420p)`);
-  const raw = new Uint8Array(width * height * frames.length);
-  frames.forEach((frame, index) => raw.set(toGrayImage(frame, config.range, `frames[${index}]`).pixels, index * width * height));
+  const frameBytes = width * height * channels;
+  const raw = new Uint8Array(frameBytes * frames.length);
+  frames.forEach((frame, index) => raw.set(toByteImage(frame, config.range, `frames[${index}]`).pixels, index * frameBytes));
 
   const available = await ffmpegEncoders(config.ffmpegPath);
   const candidates = VIDEO_ENCODERS[config.format];
@@ -98,8 +107,9 @@ export async function encodeVideo(frames: readonly FrameInput[], options: VideoO
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       args: [
         ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'],
-        ...['-f', 'rawvideo', '-pix_fmt', 'gray', '-video_size', `${width}x${height}`, '-framerate', String(config.fps), '-i', 'pipe:0'],
+        ...['-f', 'rawvideo', '-pix_fmt', channels === 1 ? 'gray' : 'rgb24', '-video_size', `${width}x${height}`, '-framerate', String(config.fps), '-i', 'pipe:0'],
         ...['-an', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1'],
+        ...(channels === 1 ? [] : COLOR_ARGS),
         ...encoderArgs(encoder, config.crf),
         ...['-pix_fmt', 'yuv420p', '-r', String(config.fps)],
         ...['-fflags', '+bitexact', '-flags:v', '+bitexact'],

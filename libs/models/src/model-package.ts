@@ -1,3 +1,5 @@
+import type { SchedulerKind } from '@asyncdiff/schedulers';
+
 /** Kinds of model package: generators (image, video) and the evaluation classifier. */
 export type ModelKind = 'image' | 'video';
 
@@ -20,18 +22,29 @@ export interface NoiseScheduleSpec {
 export interface ModelDefaults {
   readonly steps: number;
   readonly guidance: number;
-  readonly scheduler: 'ddim' | 'ddpm' | 'euler' | 'euler-ancestral' | 'dpmpp-2m';
+  readonly scheduler: SchedulerKind;
   readonly eta: number;
   readonly clipSample: boolean;
   /** DDIM: recompute eps from the clipped x0 (how the shipped defaults were measured). */
   readonly useClippedModelOutput: boolean;
+  /**
+   * How long one run of a job may hold its devices (denoise, encode, upload) before it fails with
+   * `TIMEOUT`, when the job does not say (`timeoutSec`). Per model, because a large model's step
+   * is orders of magnitude slower than ours. Within `JOB_TIMEOUT_SEC`.
+   */
+  readonly timeoutSec: number;
 }
+
+/** Bounds of a job's `timeoutSec` (and of a model's default for it), and the default model.json omits. */
+export const JOB_TIMEOUT_SEC = { min: 1, max: 3600, default: 600 } as const;
 
 /**
  * A loaded, validated generator package (a folder with model.json and the denoiser ONNX).
  * Paths are absolute so the package can be handed to another process as is.
  */
 export interface ModelPackage {
+  /** Our own package format (model.json + ONNX), as opposed to a diffusers ONNX export. */
+  readonly format: 'asyncdiff';
   readonly name: string;
   readonly kind: ModelKind;
   readonly version: number;

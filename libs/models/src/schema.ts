@@ -1,4 +1,7 @@
+import { SCHEDULER_KINDS } from '@asyncdiff/schedulers';
 import { z } from 'zod';
+
+import { JOB_TIMEOUT_SEC } from './model-package.js';
 
 /** zod schema of a generator's model.json (the file format written by tools/train). */
 export const modelJsonSchema = z.object({
@@ -36,10 +39,11 @@ export const modelJsonSchema = z.object({
   defaults: z.object({
     steps: z.number().int().positive(),
     guidance: z.number().nonnegative(),
-    scheduler: z.enum(['ddim', 'ddpm', 'euler', 'euler-ancestral', 'dpmpp-2m']),
+    scheduler: z.enum(SCHEDULER_KINDS),
     eta: z.number().nonnegative().default(0),
     clipSample: z.boolean().default(true),
     useClippedModelOutput: z.boolean().default(false),
+    timeoutSec: z.number().int().min(JOB_TIMEOUT_SEC.min).max(JOB_TIMEOUT_SEC.max).default(JOB_TIMEOUT_SEC.default),
   }),
   files: z.object({ denoiser: z.string().min(1) }),
   evaluator: z.string().optional(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CutPenalty } from './balanced-cut.js';
-import { solveBalancedCut } from './balanced-cut.js';
+import { solveBalancedCut, WeightCapInfeasible } from './balanced-cut.js';
 
 const none = (m: number): CutPenalty[] => Array.from({ length: m + 1 }, () => ({ nonFloat: 0, bytes: 0 }));
 
@@ -64,5 +64,27 @@ describe('solveBalancedCut', () => {
 
   it('refuses more segments than items', () => {
     expect(() => solveBalancedCut({ itemCostMs: [1], sharedCostMs: [], itemShared: [[]], cutPenalty: none(1), stages: 2, tolerance: 0 })).toThrow(RangeError);
+  });
+
+  it('keeps every segment within a weight cap (trading time balance for memory), and says when none can', () => {
+    // Items 0-1 read weight 0 (10 units), items 2-5 one unit each (weights 1-4).
+    const problem = {
+      itemCostMs: Array(6).fill(1),
+      sharedCostMs: [0, 0, 0, 0, 0],
+      itemShared: [[0], [0], [1], [2], [3], [4]],
+      cutPenalty: none(6),
+      stages: 2,
+      tolerance: 0,
+      sharedWeight: [10, 1, 1, 1, 1],
+    };
+    const free = solveBalancedCut(problem);
+    expect(free.starts).toEqual([0, 3]);
+    expect(free.segmentWeight).toEqual([11, 3]);
+    const capped = solveBalancedCut({ ...problem, maxSegmentWeight: 10.5 });
+    expect(capped.starts).toEqual([0, 2]);
+    expect(capped.segmentCostMs).toEqual([2, 4]);
+    expect(capped.segmentWeight).toEqual([10, 4]);
+    expect(capped.optimalSlowestMs).toBeCloseTo(4);
+    expect(() => solveBalancedCut({ ...problem, maxSegmentWeight: 9 })).toThrow(WeightCapInfeasible);
   });
 });

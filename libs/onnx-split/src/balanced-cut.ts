@@ -35,6 +35,10 @@ export interface BalancedCutProblem {
   readonly tolerance: number;
   /** Added to the first segment's cost: it starts this much later than the others (see SplitModelOptions.firstStageDelayMs). */
   readonly firstSegmentExtraMs?: number;
+  /** Weight of each shared item (e.g. bytes of an initializer), indexed like `sharedCostMs`. */
+  readonly sharedWeight?: readonly number[];
+  /** Largest total weight of the distinct shared items of one segment. */
+  readonly maxSegmentWeight?: number;
 }
 
 /** Output of {@link solveBalancedCut}. */
@@ -45,6 +49,15 @@ export interface BalancedCut {
   readonly segmentCostMs: readonly number[];
   /** The smallest achievable slowest-segment cost. */
   readonly optimalSlowestMs: number;
+  /** Weight of each segment (0 without `sharedWeight`). */
+  readonly segmentWeight: readonly number[];
+}
+
+/** Thrown when no cut into the requested segments keeps every segment within `maxSegmentWeight`. */
+export class WeightCapInfeasible extends Error {
+  constructor(readonly largestItemWeight: number) {
+    super('no cut keeps every segment within the weight cap');
+  }
 }
 
 /** Cuts items into balanced contiguous segments (see the module comment). Requires `items >= stages`. */
@@ -55,8 +68,13 @@ export function solveBalancedCut(problem: BalancedCutProblem): BalancedCut {
   const segments = new SegmentCosts(problem);
 
   let lo = 0;
-  for (let i = 0; i < m; i++) lo = Math.max(lo, segments.cost(i, i + 1));
+  let largestItemWeight = 0;
+  for (let i = 0; i < m; i++) {
+    lo = Math.max(lo, segments.cost(i, i + 1));
+    largestItemWeight = Math.max(largestItemWeight, segments.weight(i, i + 1));
+  }
   let hi = segments.cost(0, m);
+  if (!feasible(segments, m, n, hi)) throw new WeightCapInfeasible(largestItemWeight);
   if (!feasible(segments, m, n, lo)) {
     for (let iter = 0; iter < 100 && hi - lo > 1e-9 * Math.max(hi, 1e-12); iter++) {
       const mid = (lo + hi) / 2;
@@ -103,7 +121,12 @@ export function solveBalancedCut(problem: BalancedCutProblem): BalancedCut {
   }
   const ends = [...starts.slice(1), m];
   const extra = problem.firstSegmentExtraMs ?? 0;
-  return { starts, segmentCostMs: starts.map((s, k) => segments.cost(s, ends[k] as number) - (s === 0 ? extra : 0)), optimalSlowestMs: optimal };
+  return {
+    starts,
+    segmentCostMs: starts.map((s, k) => segments.cost(s, ends[k] as number) - (s === 0 ? extra : 0)),
+    optimalSlowestMs: optimal,
+    segmentWeight: starts.map((s, k) => segments.weight(s, ends[k] as number)),
+  };
 }
 
 function better(a: { nonFloat: number; bytes: number; slowest: number }, b: { nonFloat: number; bytes: number; slowest: number }): boolean {
@@ -129,39 +152,56 @@ function feasible(segments: SegmentCosts, m: number, n: number, limit: number): 
   return true;
 }
 
-/** Incremental segment costs: items plus the union of their shared items. */
+/** Incremental segment costs and weights: items plus the union of their shared items. */
 class SegmentCosts {
   private readonly mark: Int32Array;
   private stamp = 0;
+  private readonly maxWeight: number;
 
   constructor(private readonly problem: BalancedCutProblem) {
     this.mark = new Int32Array(problem.sharedCostMs.length);
+    this.maxWeight = problem.maxSegmentWeight ?? Infinity;
   }
 
   /** Cost of items [i, j). */
   cost(i: number, j: number): number {
     let last = 0;
-    this.scan(i, j, Infinity, (_, c) => {
+    this.walk(i, j, Infinity, Infinity, (_, c) => {
       last = c;
     });
     return last;
   }
 
-  /** Calls `visit(j, cost of [i, j))` for j = i+1 … maxEnd while the cost stays ≤ limit. */
+  /** Weight of items [i, j). */
+  weight(i: number, j: number): number {
+    let last = 0;
+    this.walk(i, j, Infinity, Infinity, (_, __, w) => {
+      last = w;
+    });
+    return last;
+  }
+
+  /** Calls `visit(j, cost of [i, j))` for j = i+1 … maxEnd while the cost stays ≤ limit and the weight within the cap. */
   scan(i: number, maxEnd: number, limit: number, visit: (j: number, cost: number) => void): void {
-    const { itemCostMs, sharedCostMs, itemShared } = this.problem;
+    this.walk(i, maxEnd, limit, this.maxWeight, visit);
+  }
+
+  private walk(i: number, maxEnd: number, limit: number, maxWeight: number, visit: (j: number, cost: number, weight: number) => void): void {
+    const { itemCostMs, sharedCostMs, itemShared, sharedWeight } = this.problem;
     const stamp = ++this.stamp;
     let cost = i === 0 ? (this.problem.firstSegmentExtraMs ?? 0) : 0;
+    let weight = 0;
     for (let j = i; j < maxEnd; j++) {
       cost += itemCostMs[j] as number;
       for (const s of itemShared[j] ?? []) {
         if (this.mark[s] !== stamp) {
           this.mark[s] = stamp;
           cost += sharedCostMs[s] as number;
+          weight += sharedWeight?.[s] ?? 0;
         }
       }
-      if (cost > limit) return;
-      visit(j + 1, cost);
+      if (cost > limit || weight > maxWeight) return;
+      visit(j + 1, cost, weight);
     }
   }
 }

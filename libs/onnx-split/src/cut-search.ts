@@ -1,5 +1,6 @@
-import type { CutPenalty } from './balanced-cut.js';
-import { solveBalancedCut } from './balanced-cut.js';
+import type { BalancedCut, BalancedCutProblem, CutPenalty } from './balanced-cut.js';
+import { solveBalancedCut, WeightCapInfeasible } from './balanced-cut.js';
+import { SplitOptionsError } from './errors.js';
 import type { GraphAnalysis } from './graph-analysis.js';
 import { dtypeBytes, isFloatDtype } from './onnx-types.js';
 import type { StageLayout } from './stage-contents.js';
@@ -27,8 +28,10 @@ export interface CutSearch {
   readonly firstStageDelayMs: number;
   /** Extra rounds that re-cut after timing the stages alone (0: profile costs only). */
   readonly calibrationRounds: number;
+  /** Largest initializer bytes one stage may hold (replicated conditioning weights included), or null for no cap. */
+  readonly maxStageWeightBytes: number | null;
   /** Times each stage of a layout alone; null when timing is off or impossible. */
-  readonly timeStages: (layout: StageLayout, round: number) => Promise<number[] | null>;
+  readonly timeStages: (layout: StageLayout, round: number) => Promise<readonly number[] | null>;
 }
 
 /**
@@ -42,17 +45,20 @@ export async function searchBalancedCut(search: CutSearch): Promise<CutSearchRes
   const { analysis } = search;
   const costs = [...search.nodeCostMs];
   const penalties = cutPenalties(analysis, search.types);
+  const weights = search.maxStageWeightBytes === null ? null : weightItems(analysis);
   const candidates: CutCandidate[] = [];
   const seen = new Set<string>();
   for (let round = 0; round <= search.calibrationRounds; round++) {
-    const cut = solveBalancedCut({
+    const sharedCostMs = costs.map((c, i) => (analysis.nodes[i]?.latent ? 0 : c));
+    const cut = solveCut({
       itemCostMs: analysis.latentNodes.map((i) => costs[i] as number),
-      sharedCostMs: costs.map((c, i) => (analysis.nodes[i]?.latent ? 0 : c)),
-      itemShared: analysis.latentNodes.map((i) => analysis.conditioningClosure[i] ?? []),
+      sharedCostMs: weights ? [...sharedCostMs, ...weights.bytes.map(() => 0)] : sharedCostMs,
+      itemShared: weights ? weights.itemShared : analysis.latentNodes.map((i) => analysis.conditioningClosure[i] ?? []),
       cutPenalty: penalties,
       stages: search.stages,
       tolerance: search.tolerance,
       firstSegmentExtraMs: search.firstStageDelayMs,
+      ...(weights && search.maxStageWeightBytes !== null ? { sharedWeight: [...sharedCostMs.map(() => 0), ...weights.bytes], maxSegmentWeight: search.maxStageWeightBytes } : {}),
     });
     const signature = cut.starts.join(',');
     if (seen.has(signature)) break; // converged
@@ -98,6 +104,47 @@ function rescale(costs: number[], layout: StageLayout, measuredMs: readonly numb
     for (const i of s.conditioningNodes) shared.set(i, [...(shared.get(i) ?? []), ratios[s.index] as number]);
   }
   for (const [i, rs] of shared) costs[i] = (costs[i] as number) * (rs.reduce((a, b) => a + b, 0) / rs.length);
+}
+
+/** {@link solveBalancedCut}, with an infeasible weight cap reported as an option error. */
+function solveCut(problem: BalancedCutProblem): BalancedCut {
+  try {
+    return solveBalancedCut(problem);
+  } catch (error) {
+    if (!(error instanceof WeightCapInfeasible)) throw error;
+    const cap = problem.maxSegmentWeight ?? 0;
+    throw new SplitOptionsError(
+      'SPLIT_INVALID_OPTION',
+      `maxStageWeightShare: no contiguous cut into ${problem.stages} stages keeps every stage within ${Math.round(cap)} weight bytes (the largest single node with its conditioning needs ${Math.round(error.largestItemWeight)})`,
+      { field: 'maxStageWeightShare', cause: error },
+    );
+  }
+}
+
+/**
+ * Initializers as weighted shared items: ids `nodes.length + k`, so a segment counts each weight
+ * it reads once (its latent nodes' and the replicated conditioning nodes' initializers).
+ */
+function weightItems(analysis: GraphAnalysis): { bytes: number[]; itemShared: number[][] } {
+  const ids = new Map<string, number>();
+  const bytes: number[] = [];
+  const initializersOf = (nodeIndex: number): number[] =>
+    (analysis.nodes[nodeIndex]?.inputs ?? []).flatMap((t) => {
+      const info = analysis.initializers.get(t);
+      if (info === undefined) return [];
+      let id = ids.get(t);
+      if (id === undefined) {
+        id = analysis.nodes.length + bytes.length;
+        ids.set(t, id);
+        bytes.push(info.bytes);
+      }
+      return [id];
+    });
+  const itemShared = analysis.latentNodes.map((i) => {
+    const closure = analysis.conditioningClosure[i] ?? [];
+    return [...new Set([...closure, ...initializersOf(i), ...closure.flatMap(initializersOf)])];
+  });
+  return { bytes, itemShared };
 }
 
 /** Bytes and non-float count of latent tensors live across a cut before each latent-order position. */

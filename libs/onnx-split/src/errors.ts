@@ -15,7 +15,8 @@ export type SplitErrorCode =
   | 'SPLIT_UNSUPPORTED_GRAPH'
   | 'SPLIT_TYPE_UNKNOWN'
   | 'SPLIT_PROFILE_FAILED'
-  | 'SPLIT_PLAN_INVALID';
+  | 'SPLIT_PLAN_INVALID'
+  | 'SPLIT_CACHE_UNWRITABLE';
 
 /** Base class of every error this lib throws on purpose. */
 export class SplitError extends Error {
@@ -51,6 +52,13 @@ export class SplitModelError extends SplitError {}
 export class SplitProfileError extends SplitError {
   constructor(message: string, options: { field?: string; cause?: unknown } = {}) {
     super('SPLIT_PROFILE_FAILED', message, options);
+  }
+}
+
+/** The cache directory cannot be created or written (e.g. it sits in a read-only model folder). */
+export class SplitCacheError extends SplitError {
+  constructor(message: string, options: { field?: string; cause?: unknown } = {}) {
+    super('SPLIT_CACHE_UNWRITABLE', message, options);
   }
 }
 

@@ -1,5 +1,5 @@
 import type * as Fs from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import type * as FsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,37 +10,45 @@ import { randomFeeds } from './random-feeds.js';
 import { splitModel } from './split-model.js';
 import { externalizeWeights } from './test-fixtures/external-data.js';
 import { maxAbsDiff, runModel, runStageChain } from './test-fixtures/run-stages.js';
-import { multiBranchGraph } from './test-fixtures/synthetic-graphs.js';
+import { checkStageData } from './test-fixtures/stage-data.js';
+import { diamondGraph, multiBranchGraph } from './test-fixtures/synthetic-graphs.js';
 
-// Record every path the partitioner opens or reads through Node's fs. (ORT reads model files in
-// native code, outside these hooks; profiling is off in the first test so ORT is not involved.)
-const reads: string[] = [];
+// Record how the partitioner reads files through Node's fs: whole-file reads (readFile…) apart from
+// ranged/streamed ones (open, createReadStream). ORT reads model files in native code, outside
+// these hooks.
+const { wholeReads, streamedReads } = vi.hoisted(() => ({ wholeReads: [] as string[], streamedReads: [] as string[] }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof FsPromises>();
   const record =
-    <A extends unknown[], R>(fn: (...args: A) => R) =>
+    <A extends unknown[], R>(into: string[], fn: (...args: A) => R) =>
     (...args: A): R => {
-      reads.push(String(args[0]));
+      into.push(String(args[0]));
       return fn(...args);
     };
-  const wrapped = { ...actual, readFile: record(actual.readFile), open: record(actual.open), copyFile: record(actual.copyFile), cp: record(actual.cp) };
+  const wrapped = {
+    ...actual,
+    readFile: record(wholeReads, actual.readFile),
+    copyFile: record(wholeReads, actual.copyFile),
+    cp: record(wholeReads, actual.cp),
+    open: record(streamedReads, actual.open),
+  };
   return { ...wrapped, default: wrapped };
 });
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof Fs>();
   const record =
-    <A extends unknown[], R>(fn: (...args: A) => R) =>
+    <A extends unknown[], R>(into: string[], fn: (...args: A) => R) =>
     (...args: A): R => {
-      reads.push(String(args[0]));
+      into.push(String(args[0]));
       return fn(...args);
     };
   const wrapped = {
     ...actual,
-    readFileSync: record(actual.readFileSync),
-    openSync: record(actual.openSync),
-    createReadStream: record(actual.createReadStream),
-    readFile: record(actual.readFile),
-    open: record(actual.open),
+    readFileSync: record(wholeReads, actual.readFileSync),
+    readFile: record(wholeReads, actual.readFile),
+    openSync: record(streamedReads, actual.openSync),
+    open: record(streamedReads, actual.open),
+    createReadStream: record(streamedReads, actual.createReadStream),
   };
   return { ...wrapped, default: wrapped };
 });
@@ -61,29 +69,34 @@ describe('models with external data', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('splits without reading the weight file; stages beside it reference it and run in ORT', async () => {
-    reads.length = 0;
+  it('never reads the weight file whole: each stage gets its own data file in the cache dir (ranges streamed from the source) and runs in ORT', async () => {
+    wholeReads.length = 0;
+    streamedReads.length = 0;
     const split = await splitModel({ modelPath, stages: 3, cacheDir: join(dir, 'splits'), profile: false });
-    expect(reads.map((p) => resolve(p))).not.toContain(weightsPath);
-    expect(reads.map((p) => resolve(p))).toContain(modelPath);
+    expect(wholeReads.map((p) => resolve(p))).not.toContain(weightsPath);
+    expect(wholeReads.map((p) => resolve(p))).toContain(modelPath);
+    expect(streamedReads.map((p) => resolve(p))).toContain(weightsPath);
 
-    expect(split.plan.source.hashScheme).toBe('graph-sha256+external-identity');
+    expect(split.plan.source.hashScheme).toBe('graph-sha256+data-sha256');
     expect(split.plan.source.externalData).toEqual(['weights.bin']);
     const weightBytes = (await stat(weightsPath)).size;
-    let heldBytes = 0;
-    for (const path of split.stagePaths) {
-      // Written beside the weights (ORT refuses external paths leaving the model's directory)…
-      expect(dirname(path)).toBe(dir);
-      // …holding references, not copies.
-      expect((await stat(path)).size).toBeLessThan(weightBytes / 4);
+    expect(split.plan.source.externalDataBytes).toBe(weightBytes);
+    for (const [k, path] of split.stagePaths.entries()) {
+      // In the plan dir, with the stage's own data file beside it, never beside the model.
+      expect(dirname(path)).toBe(split.planDir);
+      expect(split.plan.stages[k]?.dataFile).toBe(`stage-${k}.onnx_data`);
       const stage = (await readOnnxModel(path)).model;
       for (const t of stage.graph?.initializer ?? []) {
         expect(t.dataLocation).toBe(DATA_LOCATION_EXTERNAL);
-        expect(t.externalData?.find((e) => e.key === 'location')?.value).toBe('weights.bin');
+        expect(t.externalData?.find((e) => e.key === 'location')?.value).toBe(`stage-${k}.onnx_data`);
       }
     }
-    for (const stage of split.plan.stages) heldBytes += stage.parameterBytes - stage.replicatedParameterBytes;
-    expect(heldBytes).toBeLessThanOrEqual(weightBytes);
+    expect((await readdir(dir)).sort()).toEqual(['model.onnx', 'splits', 'weights.bin']);
+    const report = await checkStageData(split, modelPath);
+    expect(report.problems).toEqual([]);
+    // Weights are split, not copied: the stages' data adds up to the model's (plus replicated conditioning weights).
+    const replicated = split.plan.stages.reduce((sum, s) => sum + s.replicatedParameterBytes, 0);
+    expect(report.externalBytes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(weightBytes + replicated);
 
     const feeds = randomFeeds(inputs, 11, 10);
     const reference = (await runModel(modelPath, feeds)).eps;
@@ -91,14 +104,34 @@ describe('models with external data', () => {
     expect(maxAbsDiff(chained.eps as never, reference as never)).toBeLessThanOrEqual(1e-5);
   });
 
-  it('profiles through ORT (which maps the weights natively) while the partitioner itself still never reads them', async () => {
-    reads.length = 0;
+  it('profiles through ORT (which reads the weights natively) and times the stages, each with its own data, while the partitioner streams them', async () => {
+    wholeReads.length = 0;
     const split = await splitModel({ modelPath, stages: 4, inputs, cacheDir: join(dir, 'splits'), profile: { runs: 2, warmupRuns: 1 } });
-    expect(reads.map((p) => resolve(p))).not.toContain(weightsPath);
+    expect(wholeReads.map((p) => resolve(p))).not.toContain(weightsPath);
     expect(split.plan.stages.every((s) => s.measuredRunMs !== null)).toBe(true);
+    expect(split.plan.measurement?.method).toBe('in-process');
+    expect((await checkStageData(split, modelPath)).problems).toEqual([]);
     const feeds = randomFeeds(inputs, 12, 10);
     const reference = (await runModel(modelPath, feeds)).eps;
     const chained = await runStageChain(split, feeds);
     expect(maxAbsDiff(chained.eps as never, reference as never)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('profiles a model with unnamed nodes through a renamed copy written in the cache dir (with its own data), never beside the model', async () => {
+    const { model: diamond, inputs: diamondInputs } = diamondGraph();
+    const unnamedDir = join(dir, 'unnamed');
+    await mkdir(unnamedDir);
+    const unnamed = { ...diamond, graph: { ...diamond.graph, node: (diamond.graph?.node ?? []).map((n) => ({ ...n, name: '' })) } };
+    const path = join(unnamedDir, 'model.onnx');
+    await writeOnnxModel(path, await externalizeWeights(unnamed, unnamedDir, 'weights.bin'));
+    const split = await splitModel({ modelPath: path, stages: 3, inputs: diamondInputs, cacheDir: join(dir, 'unnamed-splits'), profile: { runs: 2, warmupRuns: 0 }, measureStages: false });
+    expect(split.plan.assignment.costSource).toBe('profile');
+    expect(Object.keys(split.plan.assignment.nodes)).toContain('MatMul_2');
+    expect(split.plan.stages.reduce((sum, s) => sum + s.costMs, 0)).toBeGreaterThan(0);
+    expect((await readdir(unnamedDir)).sort()).toEqual(['model.onnx', 'weights.bin']);
+    expect((await readdir(join(dir, 'unnamed-splits'))).filter((f) => f.startsWith('.'))).toEqual([]);
+    const feeds = randomFeeds(diamondInputs, 1);
+    const reference = (await runModel(path, feeds)).eps;
+    expect(maxAbsDiff((await runStageChain(split, feeds)).eps as never, reference as never)).toBeLessThanOrEqual(1e-5);
   });
 });

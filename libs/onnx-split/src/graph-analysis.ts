@@ -15,11 +15,17 @@ export interface GraphNode {
   readonly inputs: readonly string[];
   /** Names produced by the node (optional empty outputs dropped). */
   readonly outputs: readonly string[];
-  /** True when an output depends (transitively) on a latent input; false means conditioning. */
+  /**
+   * True when an output's values depend (transitively) on a latent input; false means conditioning.
+   * `Shape`/`Size` of a latent graph input count as conditioning (a generation's shapes never change).
+   */
   readonly latent: boolean;
   /** The source message, passed through to stage graphs. */
   readonly proto: OnnxNode;
 }
+
+/** Ops whose output depends only on the shape of their input. */
+const SHAPE_OPS = new Set(['Shape', 'Size']);
 
 /** An initializer (dense or sparse) and its storage. */
 export interface InitializerInfo {
@@ -137,13 +143,19 @@ export function analyseGraph(model: OnnxModel, options: AnalyseGraphOptions = {}
 
   // Latent dependence, in topological order.
   const latentTensors = new Set<string>(latentInputs);
+  const latentInputSet = new Set<string>(latentInputs);
   const nodes: GraphNode[] = [];
   for (const i of order) {
     if (!live.has(i)) continue;
     const proto = sourceNodes[i] as OnnxNode;
     const inputs = reads[i] ?? [];
     const outputs = writes[i] ?? [];
-    const latent = inputs.some((t) => latentTensors.has(t));
+    // The shape of a latent input is fixed for a whole generation, so `Shape(sample)` is not stale
+    // when recomputed later: exporters use it for the batch size (diffusers' `timesteps.expand(
+    // sample.shape[0])`), and counting it as latent would drag the whole timestep embedding into
+    // stage 0 and hand it on one step stale. It is conditioning; a stage needing it reads the latent.
+    const shapeOfLatentInput = SHAPE_OPS.has(proto.opType ?? '') && inputs.length > 0 && inputs.every((t) => latentInputSet.has(t));
+    const latent = !shapeOfLatentInput && inputs.some((t) => latentTensors.has(t));
     if (latent) for (const o of outputs) latentTensors.add(o);
     nodes.push({ index: nodes.length, sourceIndex: i, name: names[i] as string, opType: proto.opType ?? '', inputs, outputs, latent, proto });
   }

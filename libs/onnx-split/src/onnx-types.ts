@@ -97,6 +97,9 @@ export interface OnnxNode {
   domain?: string;
   attribute?: OnnxAttribute[];
   docString?: string;
+  /** IR 10+. */
+  metadataProps?: OnnxStringEntry[];
+  [other: string]: unknown;
 }
 
 /** `GraphProto`. */
@@ -110,6 +113,8 @@ export interface OnnxGraph {
   output?: OnnxValueInfo[];
   valueInfo?: OnnxValueInfo[];
   quantizationAnnotation?: unknown[];
+  /** IR 10+. */
+  metadataProps?: OnnxStringEntry[];
 }
 
 /** `ModelProto`. */
@@ -125,6 +130,9 @@ export interface OnnxModel {
   metadataProps?: OnnxStringEntry[];
   trainingInfo?: unknown[];
   functions?: unknown[];
+  /** IR 11+: multi-device configurations. */
+  configuration?: unknown[];
+  [other: string]: unknown;
 }
 
 /** `TensorProto.DataLocation.EXTERNAL`. */
@@ -153,11 +161,15 @@ export type TensorDtype =
   | 'float8e5m2'
   | 'float8e5m2fnuz'
   | 'uint4'
-  | 'int4';
+  | 'int4'
+  | 'float4e2m1'
+  | 'float8e8m0'
+  | 'uint2'
+  | 'int2';
 
 interface DtypeInfo {
   readonly dtype: TensorDtype;
-  /** Bytes per element (0.5 for 4-bit types; 0 for strings, whose size is data-dependent). */
+  /** Bytes per element (0.5 for 4-bit and 0.25 for 2-bit types; 0 for strings, whose size is data-dependent). */
   readonly bytes: number;
   readonly isFloat: boolean;
 }
@@ -185,6 +197,10 @@ const DTYPES: ReadonlyMap<number, DtypeInfo> = new Map<number, DtypeInfo>([
   [20, { dtype: 'float8e5m2fnuz', bytes: 1, isFloat: true }],
   [21, { dtype: 'uint4', bytes: 0.5, isFloat: false }],
   [22, { dtype: 'int4', bytes: 0.5, isFloat: false }],
+  [23, { dtype: 'float4e2m1', bytes: 0.5, isFloat: true }],
+  [24, { dtype: 'float8e8m0', bytes: 1, isFloat: true }],
+  [25, { dtype: 'uint2', bytes: 0.25, isFloat: false }],
+  [26, { dtype: 'int2', bytes: 0.25, isFloat: false }],
 ]);
 
 const ELEM_TYPE_OF: ReadonlyMap<TensorDtype, number> = new Map([...DTYPES].map(([k, v]) => [v.dtype, k]));

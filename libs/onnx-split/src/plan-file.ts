@@ -39,6 +39,8 @@ export async function loadSplitPlan(dir: string): Promise<LoadedSplitPlan> {
 /**
  * Checks that a parsed JSON value is a {@link SplitPlan} of the current format version (a hand
  * written structural check: every field the runtime relies on, with its type and cross-references).
+ * Stage files must lie inside the plan directory, so a plan directory copied to another host or a
+ * shared store loads as it is.
  */
 export function parseSplitPlan(value: unknown): SplitPlan {
   const v = new Checker();
@@ -54,7 +56,7 @@ export function parseSplitPlan(value: unknown): SplitPlan {
   v.stringArray(p.conditioningInputs, 'plan.conditioningInputs');
   const assignment = v.object(p.assignment, 'plan.assignment');
   v.oneOf(assignment.method, ['balanced-contiguous', 'explicit'], 'plan.assignment.method');
-  v.oneOf(assignment.costSource, ['profile', 'given', 'uniform'], 'plan.assignment.costSource');
+  v.oneOf(assignment.costSource, ['profile', 'given', 'flops', 'uniform'], 'plan.assignment.costSource');
   const nodes = v.object(assignment.nodes, 'plan.assignment.nodes');
   for (const [name, stage] of Object.entries(nodes)) v.stageIndex(stage, n, `plan.assignment.nodes.${name}`);
   const stages = v.array(p.stages, 'plan.stages');
@@ -63,7 +65,9 @@ export function parseSplitPlan(value: unknown): SplitPlan {
     const f = `plan.stages[${k}]`;
     const s = v.object(raw, f);
     v.equal(s.index, k, `${f}.index`);
-    v.string(s.file, `${f}.file`);
+    v.relativePath(s.file, `${f}.file`);
+    if (s.dataFile !== null) v.relativePath(s.dataFile, `${f}.dataFile`);
+    v.number(s.dataBytes, `${f}.dataBytes`);
     v.array(s.inputs, `${f}.inputs`).forEach((rawInput, i) => {
       const input = v.object(rawInput, `${f}.inputs[${i}]`);
       v.string(input.name, `${f}.inputs[${i}].name`);
@@ -121,6 +125,12 @@ class Checker {
   string(value: unknown, field: string): string {
     if (typeof value !== 'string' || value === '') this.fail(field, 'must be a non-empty string');
     return value;
+  }
+  /** A relative path that stays inside the plan directory (a shipped plan never points elsewhere). */
+  relativePath(value: unknown, field: string): string {
+    const path = this.string(value, field);
+    if (path.startsWith('/') || path.split(/[\\/]/).includes('..')) this.fail(field, 'must be a path inside the plan directory');
+    return path;
   }
   stringArray(value: unknown, field: string): string[] {
     return this.array(value, field).map((s, i) => this.string(s, `${field}[${i}]`));

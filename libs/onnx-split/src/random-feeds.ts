@@ -87,6 +87,10 @@ export function randomTensor(spec: InputSpec, random: () => number, intRange = 1
     case 'float8e5m2fnuz':
     case 'uint4':
     case 'int4':
+    case 'float4e2m1':
+    case 'float8e8m0':
+    case 'uint2':
+    case 'int2':
       throw new SplitOptionsError('SPLIT_INVALID_OPTION', `cannot make a random ${spec.dtype} tensor`, { field: 'profile.inputs' });
   }
 }

@@ -9,6 +9,37 @@ export const MIN_STAGES = 2;
 /** Largest stage count the partitioner accepts. */
 export const MAX_STAGES = 8;
 
+/**
+ * Where per-node costs come from. `profile`: the whole model runs in ORT with profiling on (exact
+ * for small models; loads every weight into the splitting process). `flops`: the analytic model
+ * (inferred shapes → FLOPs and bytes, a roofline), which reads no weights and runs nothing.
+ * `auto`: `flops` when the model's external data reaches {@link AUTO_FLOPS_MIN_WEIGHT_BYTES} and
+ * `inputs` are given, else `profile` (or 1 per node with `profile: false`, as before).
+ */
+export type CostModel = 'auto' | 'profile' | 'flops';
+
+/** With `costModel: 'auto'`, models with at least this many bytes of external data are costed analytically. */
+export const AUTO_FLOPS_MIN_WEIGHT_BYTES = 256 * 1024 * 1024;
+
+/** Machine rates of the analytic cost model (only their ratios change a cut). */
+export interface AnalyticRatesOptions {
+  /**
+   * Sustained compute rate, GFLOP/s.
+   * @defaultValue 40 (one core of the reference VM, measured: see README)
+   */
+  gflopsPerSecond?: number;
+  /**
+   * Sustained memory bandwidth, GB/s.
+   * @defaultValue 8
+   */
+  memoryGBPerSecond?: number;
+  /**
+   * Fixed cost per kernel, µs.
+   * @defaultValue 4
+   */
+  kernelOverheadUs?: number;
+}
+
 /** How the full model is profiled for per-node costs. */
 export interface SplitProfileOptions {
   /**
@@ -57,6 +88,13 @@ export interface SplitModelOptions {
   /** Caller-measured per-node costs in ms (node name → ms); used instead of profiled costs. */
   nodeCostsMs?: Readonly<Record<string, number>>;
   /**
+   * Where per-node costs come from (see {@link CostModel}); `nodeCostsMs` overrides it.
+   * @defaultValue 'auto'
+   */
+  costModel?: CostModel;
+  /** Rates of the analytic (`flops`) cost model. */
+  analyticRates?: AnalyticRatesOptions;
+  /**
    * Profiling settings, or `false` to never run ORT (costs then come from `nodeCostsMs`, else 1 per
    * node, and boundary dtypes from the graph's declarations and per-operator rules).
    * @defaultValue `{}` (profile with the defaults)
@@ -69,6 +107,15 @@ export interface SplitModelOptions {
    */
   balanceTolerance?: number;
   /**
+   * Largest share of the model's weight bytes one stage may hold (its replicated conditioning
+   * weights included), e.g. 0.6 with N = 2. A UNet keeps most weights in its low-resolution blocks
+   * and spends most time in its high-resolution ones, so a purely time-balanced cut can leave one
+   * stage with most of the weights; with a cap the balanced cut minimises the slowest stage among
+   * the cuts that respect it (slower steps, less memory per device). Ignored with `assignment`.
+   * @defaultValue no cap (balance time only)
+   */
+  maxStageWeightShare?: number;
+  /**
    * In a parallel AsyncDiff step stage 0 waits for the sampler's new latent while the others can
    * start on the previous step's boundary tensors; it starts this much later, so the balanced cut
    * gives it this much less work (ms, in the units of the node costs).
@@ -76,8 +123,11 @@ export interface SplitModelOptions {
    */
   firstStageDelayMs?: number;
   /**
-   * Time each stage on its own in ORT after the split (fills `measuredRunMs`). Needs profiling.
-   * @defaultValue true
+   * Time each stage on its own in ORT after the split (fills `measuredRunMs`). Needs `profile` not
+   * false. With profiled costs the stages (and the full model) are timed together in this process;
+   * with analytic costs each stage is loaded and timed alone in a child process, one after another
+   * (also filling `measuredPeakRssBytes`), so no process holds more than one stage's weights.
+   * @defaultValue true with profiled costs, false with analytic costs (a multi-GB stage takes a while to load and run)
    */
   measureStages?: boolean;
   /**
@@ -90,8 +140,11 @@ export interface SplitModelOptions {
    */
   calibrationRounds?: number;
   /**
-   * Directory for cached splits and profiles.
-   * @defaultValue `<model dir>/splits`
+   * Directory for cached splits and profiles: `<cacheDir>/<key>/plan.json`, `stage-<k>.onnx` and,
+   * for models with external data, each stage's own `stage-<k>.onnx_data`. A split directory is
+   * self-contained (nothing in it points at the source model), so it can be shipped to or shared
+   * with other hosts; the key is content-based, so every host finds the same split.
+   * @defaultValue `<model dir>/splits` (pass another directory when the model folder is read-only)
    */
   cacheDir?: string;
   /**
@@ -109,10 +162,14 @@ export interface ResolvedSplitModelOptions {
   readonly inputs: InputSpecs | null;
   readonly assignment: Readonly<Record<string, number>> | null;
   readonly nodeCostsMs: Readonly<Record<string, number>> | null;
+  readonly costModel: CostModel;
+  readonly analyticRates: Required<AnalyticRatesOptions>;
   readonly profile: Required<SplitProfileOptions> | null;
   readonly balanceTolerance: number;
+  readonly maxStageWeightShare: number | null;
   readonly firstStageDelayMs: number;
-  readonly measureStages: boolean;
+  /** As given; null means the cost model's default (see {@link SplitModelOptions.measureStages}). */
+  readonly measureStages: boolean | null;
   readonly calibrationRounds: number;
   readonly cacheDir: string;
   readonly force: boolean;
@@ -151,6 +208,7 @@ export function resolveSplitModelOptions(options: SplitModelOptions): ResolvedSp
     }
     if (options.inputs === undefined) fail('SPLIT_INVALID_OPTION', 'inputs', 'inputs (input shapes and dtypes) are required for profiling; pass profile: false to split without ORT');
   }
+  if (options.costModel === 'flops' && options.inputs === undefined) fail('SPLIT_INVALID_OPTION', 'inputs', 'inputs (input shapes and dtypes) are required by the analytic cost model');
   if (options.inputs !== undefined) validateInputSpecs(options.inputs, 'inputs');
   if (options.assignment !== undefined && (typeof options.assignment !== 'object' || options.assignment === null)) {
     fail('SPLIT_INVALID_OPTION', 'assignment', 'assignment must be an object of node name → stage');
@@ -168,10 +226,30 @@ export function resolveSplitModelOptions(options: SplitModelOptions): ResolvedSp
   if (typeof balanceTolerance !== 'number' || !(balanceTolerance >= 0) || balanceTolerance > 1) {
     fail('SPLIT_INVALID_OPTION', 'balanceTolerance', 'balanceTolerance must be a number from 0 to 1');
   }
+  const maxStageWeightShare = options.maxStageWeightShare ?? null;
+  if (maxStageWeightShare !== null && (typeof maxStageWeightShare !== 'number' || !(maxStageWeightShare > 0) || maxStageWeightShare > 1)) {
+    fail('SPLIT_INVALID_OPTION', 'maxStageWeightShare', 'maxStageWeightShare must be a number in (0, 1]');
+  }
   const calibrationRounds = options.calibrationRounds ?? 0;
   if (!Number.isInteger(calibrationRounds) || calibrationRounds < 0 || calibrationRounds > 10) {
     fail('SPLIT_INVALID_OPTION', 'calibrationRounds', 'calibrationRounds must be an integer from 0 to 10');
   }
+  const costModel = options.costModel ?? 'auto';
+  if (!['auto', 'profile', 'flops'].includes(costModel)) fail('SPLIT_INVALID_OPTION', 'costModel', 'costModel must be auto, profile or flops');
+  const rates = options.analyticRates ?? {};
+  if (typeof rates !== 'object' || rates === null) fail('SPLIT_INVALID_OPTION', 'analyticRates', 'analyticRates must be an object');
+  const analyticRates = {
+    gflopsPerSecond: rates.gflopsPerSecond ?? 40,
+    memoryGBPerSecond: rates.memoryGBPerSecond ?? 8,
+    kernelOverheadUs: rates.kernelOverheadUs ?? 4,
+  };
+  for (const [key, value] of Object.entries(analyticRates)) {
+    const positive = key !== 'kernelOverheadUs';
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
+      fail('SPLIT_INVALID_OPTION', `analyticRates.${key}`, `analyticRates.${key} must be a finite number ${positive ? '> 0' : '≥ 0'}`);
+    }
+  }
+  if (options.measureStages !== undefined && typeof options.measureStages !== 'boolean') fail('SPLIT_INVALID_OPTION', 'measureStages', 'measureStages must be a boolean');
   const modelPath = resolve(options.modelPath);
   return {
     modelPath,
@@ -180,10 +258,13 @@ export function resolveSplitModelOptions(options: SplitModelOptions): ResolvedSp
     inputs: options.inputs ?? null,
     assignment: options.assignment ?? null,
     nodeCostsMs: options.nodeCostsMs ?? null,
+    costModel,
+    analyticRates,
     profile,
     balanceTolerance,
+    maxStageWeightShare,
     firstStageDelayMs,
-    measureStages: profile !== null && (options.measureStages ?? true),
+    measureStages: profile === null ? false : (options.measureStages ?? null),
     calibrationRounds,
     cacheDir: resolve(options.cacheDir ?? join(dirname(modelPath), 'splits')),
     force: options.force ?? false,

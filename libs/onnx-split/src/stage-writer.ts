@@ -6,10 +6,10 @@ import type { TensorType } from './tensor-types.js';
 import { SplitModelError } from './errors.js';
 
 /**
- * Builds the ONNX model of one stage. Nodes, initializers (external-data references included),
- * opset imports, model-local functions and metadata are the source's own messages, so weights are
- * never copied or read: a stage file written in the source model's directory points at the same
- * external data file with the same `location`.
+ * Builds the ONNX model of one stage. Nodes, initializers, opset imports, model-local functions
+ * and metadata are the source's own messages (fields of IR versions newer than this lib knows are
+ * kept too); external-data initializers are still references into the source's data files here —
+ * `writeModelWithOwnData` gives the stage its own data file when it is written.
  */
 export function buildStageModel(
   model: OnnxModel,
@@ -44,13 +44,16 @@ export function buildStageModel(
   // Models before IR 4 list initializers among the inputs too; keep that for the ones a stage holds.
   const initializerInputs = (graph.input ?? []).filter((v) => initNames.has(v.name ?? ''));
 
+  const stageTensors = new Set([...produced, ...io, ...initNames]);
+  // Spread the source first: model fields of newer IR versions (e.g. multi-device `configuration`)
+  // pass through; training info describes the whole model and is dropped.
+  const { trainingInfo: _training, ...modelFields } = model;
   return {
-    ...(model.irVersion !== undefined ? { irVersion: model.irVersion } : {}),
+    ...modelFields,
     opsetImport: model.opsetImport ?? [],
     producerName: model.producerName ?? '',
     producerVersion: model.producerVersion ?? '',
     domain: model.domain ?? '',
-    ...(model.modelVersion !== undefined ? { modelVersion: model.modelVersion } : {}),
     docString: model.docString ?? '',
     metadataProps: [
       ...(model.metadataProps ?? []),
@@ -60,12 +63,15 @@ export function buildStageModel(
     functions: model.functions ?? [],
     graph: {
       name: `${graph.name || 'graph'}_stage${stage.index}`,
+      ...(graph.docString ? { docString: graph.docString } : {}),
+      ...(graph.metadataProps ? { metadataProps: graph.metadataProps } : {}),
       node: nodes,
       initializer: (graph.initializer ?? []).filter((t) => initNames.has(t.name ?? '')),
       sparseInitializer: (graph.sparseInitializer ?? []).filter((s) => initNames.has(s.values?.name ?? '')),
       input: [...stage.inputs.map((i) => valueInfo(i.name)), ...initializerInputs],
       output: stage.outputs.map((o) => valueInfo(o.name)),
       valueInfo: (graph.valueInfo ?? []).filter((v) => produced.has(v.name ?? '') && !io.has(v.name ?? '')),
+      quantizationAnnotation: (graph.quantizationAnnotation ?? []).filter((q) => stageTensors.has((q as { tensorName?: string }).tensorName ?? '')),
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { GraphAnalysis } from './graph-analysis.js';
-import type { OnnxAttribute, OnnxModel, OnnxValueInfo, TensorDtype } from './onnx-types.js';
+import { inferDtype } from './dtype-rules.js';
+import type { OnnxModel, OnnxValueInfo, TensorDtype } from './onnx-types.js';
 import { dtypeOfElemType, int64ToNumber } from './onnx-types.js';
-import type { NodeProfile } from './profile.js';
 
 /** What is known about a tensor's type: dtype always, concrete dims when observed or declared static. */
 export interface TensorType {
@@ -12,16 +12,24 @@ export interface TensorType {
   readonly declared: OnnxValueInfo | undefined;
 }
 
-const INT64_OPS = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin', 'NonMaxSuppression', 'Multinomial']);
-const BOOL_OPS = new Set(['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
+/** A tensor's dtype and dims as seen by a profiled run or by shape inference (dims null: unknown). */
+export interface ObservedType {
+  readonly dtype: TensorDtype;
+  readonly dims: readonly number[] | null;
+}
 
 /**
  * Resolves the dtype (and dims where possible) of every tensor the graph names, from, in order of
  * trust: the graph's own declarations (inputs, outputs, value_info), the dtypes/shapes ORT reported
- * while profiling, and finally per-operator dtype rules (output dtype = first input's, with the
- * usual exceptions: Shape → int64, Cast → `to`, comparisons → bool…).
+ * while profiling or shape inference computed (`observed`), and finally per-operator dtype rules
+ * (output dtype = first input's, with the usual exceptions: Shape → int64, Cast → `to`…).
  */
-export function resolveTensorTypes(model: OnnxModel, analysis: GraphAnalysis, profile: NodeProfile | null): Map<string, TensorType> {
+export function resolveTensorTypes(
+  model: OnnxModel,
+  analysis: GraphAnalysis,
+  observed: ReadonlyMap<string, ObservedType> | null,
+): Map<string, TensorType> {
+  const observedDims = (name: string): readonly number[] | null => observed?.get(name)?.dims ?? null;
   const graph = model.graph ?? {};
   const types = new Map<string, TensorType>();
   for (const t of graph.initializer ?? []) {
@@ -40,74 +48,35 @@ export function resolveTensorTypes(model: OnnxModel, analysis: GraphAnalysis, pr
       dimList && dimList.every((d) => d.dimValue !== undefined && d.dimValue !== null && int64ToNumber(d.dimValue) > 0)
         ? dimList.map((d) => int64ToNumber(d.dimValue))
         : null;
-    const observed = profile?.tensors[v.name];
-    types.set(v.name, { dtype, dims: observed?.dims ?? staticDims, declared: v });
+    types.set(v.name, { dtype, dims: observedDims(v.name) ?? staticDims, declared: v });
   }
   for (const node of analysis.nodes) {
     node.outputs.forEach((out, k) => {
       const known = types.get(out);
-      const observed = profile?.tensors[out];
+      const seen = observed?.get(out);
       if (known) {
-        if (known.dims === null && observed) types.set(out, { ...known, dims: observed.dims });
+        if (known.dims === null && seen?.dims) types.set(out, { ...known, dims: seen.dims });
         return;
       }
-      if (observed) {
-        types.set(out, { dtype: observed.dtype, dims: observed.dims, declared: undefined });
+      const ruled = inferDtype(node.opType, node.proto.input ?? [], node.proto.attribute ?? [], k, (name) => types.get(name)?.dtype);
+      if (seen) {
+        types.set(out, { dtype: profiledDtype(seen.dtype, ruled), dims: seen.dims, declared: undefined });
         return;
       }
-      const dtype = inferDtype(node.opType, node.proto.input ?? [], node.proto.attribute ?? [], k, types);
-      if (dtype) types.set(out, { dtype, dims: null, declared: undefined });
+      if (ruled) types.set(out, { dtype: ruled, dims: null, declared: undefined });
     });
   }
   return types;
 }
 
-function inferDtype(
-  opType: string,
-  inputs: readonly string[],
-  attributes: readonly OnnxAttribute[],
-  outputIndex: number,
-  known: ReadonlyMap<string, TensorType>,
-): TensorDtype | undefined {
-  const attr = (name: string): OnnxAttribute | undefined => attributes.find((a) => a.name === name);
-  const inputDtype = (k: number): TensorDtype | undefined => {
-    const name = inputs[k];
-    return name ? known.get(name)?.dtype : undefined;
-  };
-  if (INT64_OPS.has(opType)) return 'int64';
-  if (BOOL_OPS.has(opType)) return 'bool';
-  switch (opType) {
-    case 'Cast':
-      return dtypeOfElemType(int64ToNumber(attr('to')?.i));
-    case 'CastLike':
-      return inputDtype(1);
-    case 'Constant': {
-      const a = attributes[0];
-      if (a?.t) return dtypeOfElemType(a.t.dataType);
-      if (a?.name === 'value_float' || a?.name === 'value_floats') return 'float32';
-      if (a?.name === 'value_int' || a?.name === 'value_ints') return 'int64';
-      return undefined;
-    }
-    case 'ConstantOfShape': {
-      const t = attr('value')?.t;
-      return t ? dtypeOfElemType(t.dataType) : 'float32';
-    }
-    case 'Where':
-      return inputDtype(1);
-    case 'TopK':
-    case 'Unique':
-      return outputIndex === 0 ? inputDtype(0) : 'int64';
-    case 'DequantizeLinear':
-      return 'float32';
-    case 'QuantizeLinear':
-      return inputDtype(2) ?? 'uint8';
-    case 'EyeLike':
-    case 'RandomNormalLike':
-    case 'RandomUniformLike': {
-      const dtype = attr('dtype');
-      return dtype ? dtypeOfElemType(int64ToNumber(dtype.i)) : inputDtype(0);
-    }
-    default:
-      return inputDtype(0);
-  }
+
+/**
+ * ORT's CPU provider has no float16 kernel for many operators (Conv, most of an fp16 UNet): even
+ * with optimisations off it inserts Casts and runs them in float32, and its profile then reports
+ * float32 outputs for nodes the graph types as float16. A stage file declaring such a boundary
+ * float32 fails to load ("Type (tensor(float)) of output arg … does not match expected type
+ * (tensor(float16))"), so where the rules say half precision, the graph's own typing wins.
+ */
+function profiledDtype(seen: TensorDtype, ruled: TensorDtype | undefined): TensorDtype {
+  return seen === 'float32' && ruled === 'float16' ? ruled : seen;
 }

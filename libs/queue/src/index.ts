@@ -2,6 +2,10 @@
  * @asyncdiff/queue — the contract between the API and GPU hosts: job specs and their validation,
  * the job lifecycle and record (in Redis, outliving BullMQ's retention), BullMQ queues per kind,
  * idempotent submission, cancellation, progress and events, and the worker GPU hosts run.
+ *
+ * Two layers: `domain/` — specs, records, lifecycle, ids, owners, work units, webhook policy — is
+ * pure (no Redis, no BullMQ; `domain/purity.test.ts` checks every import); `transport/` — Redis
+ * keys and Lua scripts, BullMQ queues, clients, workers, event bus, outbox — builds on it.
  */
 export {
   EnqueueError,
@@ -16,10 +20,12 @@ export {
   JobSpecError,
   LeaseLostError,
   QueueError,
+  WebhookTargetForbiddenError,
   WorkerShutdownError,
   type QueueErrorCode,
   type SpecIssue,
-} from './errors.js';
+  type WebhookRefusal,
+} from './domain/errors.js';
 export {
   allowedFrom,
   assertTransition,
@@ -30,16 +36,19 @@ export {
   TERMINAL_STATUSES,
   type JobStatus,
   type TerminalJobStatus,
-} from './lifecycle.js';
-export { isJobId, JOB_ID_PATTERN, JOB_ID_PREFIX, jobIdTime, newJobId } from './job-id.js';
-export { BatchNotFoundError, NotRetryableError } from './errors.js';
-export { BATCH_ID_PATTERN, BATCH_ID_PREFIX, isBatchId, newBatchId } from './job-id.js';
+} from './domain/lifecycle.js';
+export { isJobId, JOB_ID_PATTERN, JOB_ID_PREFIX, jobIdTime, newJobId } from './domain/job-id.js';
+export { BatchNotFoundError, NotRetryableError, QueuedWorkLimitError, WorkTooLargeError } from './domain/errors.js';
+export { ANONYMOUS_OWNER, isOwnerId, OWNER_PATTERN, ownerIdOfKey } from './domain/owner.js';
+export { JOB_OVERHEAD_UNITS, sampleSizeOf, WORK_UNIT_PIXELS, workUnits, workUnitsOf, type AdmitWork, type SampleSize, type WorkLimits } from './domain/work-units.js';
+export { BATCH_ID_PATTERN, BATCH_ID_PREFIX, isBatchId, newBatchId } from './domain/job-id.js';
 export {
   JOB_KINDS,
   jobSpecInputSchema,
   jobSpecSchema,
   OUTPUT_FORMATS,
-  PARALLEL_MODES,
+  JOB_PARALLEL_MODES,
+  QUALITY_BUDGETS,
   randomSeed,
   resolveJobSpec,
   SCHEDULERS,
@@ -47,15 +56,18 @@ export {
   SPEC_LIMITS,
   type JobKind,
   type JobSpec,
+  type PreviewSpec,
+  type TextSpec,
   type JobSpecInput,
   type OutputFormat,
-  type ParallelMode,
+  type JobParallelMode,
+  type QualityBudget,
   type ParallelSpec,
   type SchedulerName,
-} from './job-spec.js';
-export { PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, toBullPriority } from './priority.js';
-export { toSpecIssues } from './zod-issues.js';
-export { createModelCatalog, staticModelCatalog, type ModelCatalog } from './model-catalog.js';
+} from './domain/job-spec.js';
+export { PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, toBullPriority } from './domain/priority.js';
+export { toSpecIssues } from './domain/zod-issues.js';
+export { createModelCatalog, staticModelCatalog, type ModelCatalog } from './domain/model-catalog.js';
 export {
   jobOutputSchema,
   makeProgress,
@@ -63,38 +75,90 @@ export {
   type JobOutput,
   type JobProgress,
   type JobRecord,
+  type JobWarning,
   type OutputKind,
-} from './job-record.js';
-export { outputKey, sidecarKey } from './output-key.js';
-export { assertNever, parseJobEvent, type ControlMessage, type JobCancelRequestedEvent, type JobEvent, type JobProgressEvent, type JobStateEvent } from './events.js';
-export type { Unsubscribe } from './event-bus.js';
-export { keyLayout, type KeyLayout } from './keys.js';
-export { DEFAULT_PREFIX, resolveQueueOptions, type QueueOptions, type ResolvedQueueOptions } from './options.js';
-export { closeRedis, createRedis, DEFAULT_REDIS_URL, probeRedis, redisUrlFromEnv, type RedisRole } from './redis.js';
-export { encodeCursor } from './cursor.js';
-export type { JobPage } from './job-store.js';
-export { bullJobOptions, queueNameFor, type QueueJobData } from './bull-queues.js';
-export { WEBHOOK_QUEUE_NAME, webhookJobOptions, type WebhookJobData } from './webhook-queue.js';
-export type { BatchWebhookData, JobWebhookData } from './webhook-queue.js';
-export type { CancelResult, JobClient, JobClientOptions, ListJobsQuery, QueueStateCounts, SubmitOptions, SubmitResult } from './job-client.js';
-export { createJobClient } from './redis-job-client.js';
-export type { JobHandler, JobHandlerContext, JobHandlerResult, JobWorker, JobWorkerOptions, ResolvedJobWorkerOptions } from './job-worker.js';
-export { resolveJobWorkerOptions } from './worker-options.js';
-export { createJobWorker } from './redis-job-worker.js';
-export { startWebhookWorker, type WebhookDelivery, type WebhookWorker, type WebhookWorkerOptions } from './webhook-worker.js';
+} from './domain/job-record.js';
+export { outputKey, sidecarKey } from './domain/output-key.js';
+export { outputExpiryIndex, type OutputExpiryIndex } from './transport/output-expiry.js';
+export {
+  assertNever,
+  parseJobEvent,
+  previewData,
+  PREVIEW_MAX_BASE64_CHARS,
+  type ControlMessage,
+  type JobCancelRequestedEvent,
+  type JobEvent,
+  type JobPreview,
+  type JobPreviewEvent,
+  type JobProgressEvent,
+  type JobStateEvent,
+  type PreviewData,
+} from './domain/events.js';
+export { canonicalWebhookEvents, DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, webhookWants, type WebhookEventName } from './domain/webhook-events.js';
+export type { Unsubscribe } from './transport/event-bus.js';
+export { keyLayout, type KeyLayout } from './transport/keys.js';
+export { DEFAULT_PREFIX, resolveQueueOptions, type QueueOptions, type ResolvedQueueOptions } from './transport/options.js';
+export { closeRedis, createRedis, DEFAULT_REDIS_URL, probeRedis, type RedisClient, type RedisRole } from './transport/redis.js';
+export {
+  describeRedisTarget,
+  redactRedisUrl,
+  resolveRedisTarget,
+  type ClusterRedisTarget,
+  type RedisConnection,
+  type RedisNode,
+  type RedisTarget,
+  type SentinelRedisTarget,
+  type StandaloneRedisTarget,
+} from './transport/redis-target.js';
+export { redisTargetFromEnv } from './transport/redis-env.js';
+export { encodeCursor } from './domain/cursor.js';
+export type { JobPage } from './transport/job-store.js';
+export { bullJobOptions, queueNameFor, type QueueJobData } from './transport/bull-queues.js';
+export { previewWebhookJobOptions, WEBHOOK_QUEUE_NAME, webhookDeliveryId, webhookJobOptions, type WebhookJobData } from './transport/webhook-queue.js';
+export { webhookRetryDelayMs, webhookRetrySpanMs } from './domain/webhook-retry.js';
+export { ADDRESS_CLASSES, classifyIp, formatIp, parseCidr, parseIpLiteral, parseIpv4, parseIpv6, type AddressClass, type IpAddress } from './domain/webhook-address.js';
+export {
+  CLASS_RULES,
+  decideWebhookTarget,
+  parseWebhookTarget,
+  resolveWebhookTargetPolicy,
+  type WebhookTarget,
+  type WebhookTargetPolicy,
+  type WebhookTargetPolicyOptions,
+} from './domain/webhook-policy.js';
+export {
+  createWebhookTargetGuard,
+  systemResolver,
+  type HostResolver,
+  type VettedWebhookTarget,
+  type WebhookTargetGuard,
+  type WebhookTargetGuardOptions,
+} from './domain/webhook-target-guard.js';
+export type { BatchWebhookData, JobPreviewWebhookData, JobStartWebhookData, JobWebhookData } from './transport/webhook-queue.js';
+export type { CancelResult, JobClient, JobClientOptions, ListJobsQuery, QueueStateCounts, ReconcileReport, SubmitOptions, SubmitResult } from './transport/job-client.js';
+export { startJobReconciler, type JobReconciler, type JobReconcilerOptions } from './transport/job-reconciler.js';
+export { createJobClient } from './transport/redis-job-client.js';
+export type { JobHandler, JobHandlerContext, JobHandlerResult, JobWorker, JobWorkerOptions, ResolvedJobWorkerOptions } from './transport/job-worker.js';
+export { resolveJobWorkerOptions } from './transport/worker-options.js';
+export { createJobWorker } from './transport/redis-job-worker.js';
+export { startWebhookWorker, type WebhookDelivery, type WebhookWorker, type WebhookWorkerOptions } from './transport/webhook-worker.js';
 export {
   hostStatusKeys,
   hostStatusSchema,
   listHostStatuses,
   publishHostStatus,
+  RECENT_STEPS_KEPT,
   removeHostStatus,
+  STEP_SECONDS_BUCKETS,
   type HostDeviceStatus,
   type HostGroupState,
   type HostGroupStatus,
   type HostJobStatus,
   type HostStageStatus,
   type HostStatus,
-} from './host-status.js';
+  type StepTiming,
+  type StepTimeHistogram,
+} from './transport/host-status.js';
 export {
   BATCH_LIMITS,
   BATCH_PRIORITY_DEFAULT,
@@ -106,21 +170,22 @@ export {
   type BatchMatrix,
   type BatchPlan,
   type BatchRequest,
-} from './batch-spec.js';
-export { BATCH_BAND_BASE, BATCH_LEVELS, batchBand, batchChildBullPriority } from './batch-priority.js';
+} from './domain/batch-spec.js';
+export { BATCH_BAND_BASE, BATCH_LEVELS, batchBand, batchChildBullPriority } from './domain/batch-priority.js';
 export {
   BATCH_FINAL_STATUSES,
   BATCH_STATUSES,
   type BatchChild,
+  type BatchChildCounters,
   type BatchCounts,
   type BatchFinalStatus,
   type BatchRecord,
   type BatchStatus,
   type BatchSummary,
-} from './batch-record.js';
-export { batchStatus, countChildren, finalStatusOf, summarizeBatch } from './batch-summary.js';
-export { batchContactSheetKey, batchManifestKey, buildBatchManifest, type BatchManifest, type BatchManifestChild } from './batch-manifest.js';
-export { BATCH_QUEUE_NAME, type BatchJobData } from './batch-queue.js';
+} from './domain/batch-record.js';
+export { batchStatus, countChildren, finalStatusOf, summarizeBatch, summarizeFromCounters } from './domain/batch-summary.js';
+export { batchContactSheetKey, batchManifestKey, buildBatchManifest, type BatchManifest, type BatchManifestChild } from './domain/batch-manifest.js';
+export { BATCH_QUEUE_NAME, type BatchJobData } from './transport/batch-queue.js';
 export type {
   BatchChildPage,
   BatchClient,
@@ -131,7 +196,7 @@ export type {
   RetriedChild,
   SubmitBatchOptions,
   SubmitBatchResult,
-} from './batch-client.js';
-export { createBatchClient } from './redis-batch-client.js';
-export { startBatchWorker, type BatchWorker, type BatchWorkerOptions } from './batch-worker.js';
-export { finishedJobsSince, percentiles, queueWindowStats, type FinishedJob, type Percentiles, type QueueWindowStats } from './job-stats.js';
+} from './transport/batch-client.js';
+export { createBatchClient } from './transport/redis-batch-client.js';
+export { startBatchWorker, type BatchWorker, type BatchWorkerOptions } from './transport/batch-worker.js';
+export { finishedJobsSince, percentiles, queueWindowStats, type FinishedJob, type Percentiles, type QueueWindowStats } from './transport/job-stats.js';

@@ -1,5 +1,6 @@
 import { SchedulerError } from './errors.js';
-import type { Scheduler, SchedulerKind, SchedulerState } from './scheduler.js';
+import { predictOriginalSample } from './predicted-original.js';
+import type { PredictionType, Scheduler, SchedulerKind, SchedulerState } from './scheduler.js';
 
 /**
  * Shared plumbing of the concrete schedulers: argument checks, the step counter and state
@@ -40,6 +41,20 @@ export abstract class BaseScheduler implements Scheduler {
     return out;
   }
 
+  predictOriginal(stepIndex: number, sample: Float32Array, output: Float32Array): Float32Array {
+    this.checkStepIndex(stepIndex);
+    checkArray(sample, 'sample', sample.length);
+    checkArray(output, 'output', sample.length);
+    const { prediction, alphaBar } = this.x0Basis(stepIndex);
+    const s = this.inputScale(stepIndex);
+    let vp = sample;
+    if (s !== 1) {
+      vp = new Float32Array(sample.length);
+      for (let i = 0; i < sample.length; i++) vp[i] = (sample[i] as number) * s;
+    }
+    return predictOriginalSample(prediction, alphaBar, vp, output);
+  }
+
   saveState(): SchedulerState {
     return { version: 1, kind: this.kind, steps: this.steps, nextStepIndex: this.nextStepIndex, previousModelOutput: this.saveMemory() };
   }
@@ -65,6 +80,12 @@ export abstract class BaseScheduler implements Scheduler {
   protected inputScale(_stepIndex: number): number {
     return 1;
   }
+
+  /**
+   * What the model output at `stepIndex` predicts and ᾱ of the noise level it was evaluated at
+   * (σ-space kinds: 1/(σ²+1)); `predictOriginal` builds x̂0 from them.
+   */
+  protected abstract x0Basis(stepIndex: number): { readonly prediction: PredictionType; readonly alphaBar: number };
 
   /** The algorithm: the latent for stepIndex+1. Inputs are already validated. */
   protected abstract update(stepIndex: number, sample: Float32Array, eps: Float32Array, noise: Float32Array | undefined): Float32Array;

@@ -5,7 +5,8 @@ import { DpmSolverPP2MScheduler } from './dpmpp-2m.js';
 import { EulerAncestralScheduler } from './euler-ancestral.js';
 import { EulerScheduler } from './euler.js';
 import { alphasCumprod } from './noise-schedule.js';
-import { resolveSchedulerOptions } from './options.js';
+import { resolveSchedulerSetup } from './options.js';
+import { PndmScheduler } from './pndm.js';
 import type { NoiseScheduleSpec, Scheduler, SchedulerOptions } from './scheduler.js';
 
 /**
@@ -13,7 +14,7 @@ import type { NoiseScheduleSpec, Scheduler, SchedulerOptions } from './scheduler
  * `InvalidSchedulerOptionError` (naming the option) for invalid options.
  */
 export function createScheduler(schedule: NoiseScheduleSpec, options: SchedulerOptions): Scheduler {
-  const resolved = resolveSchedulerOptions(schedule, options);
+  const resolved = resolveSchedulerSetup(schedule, options);
   const ac = alphasCumprod(schedule);
   switch (resolved.kind) {
     case 'ddim':
@@ -25,7 +26,9 @@ export function createScheduler(schedule: NoiseScheduleSpec, options: SchedulerO
     case 'euler-ancestral':
       return new EulerAncestralScheduler(ac, resolved);
     case 'dpmpp-2m':
-      return new DpmSolverPP2MScheduler(ac, resolved);
+      return new DpmSolverPP2MScheduler(ac, resolved, schedule.type);
+    case 'pndm':
+      return new PndmScheduler(ac, resolved);
     default:
       return assertNever(resolved.kind);
   }

@@ -1,6 +1,8 @@
 /** Stable machine-readable codes of {@link SchedulerError}; branch on these, never on message text. */
 export type SchedulerErrorCode =
   | 'INVALID_OPTION'
+  | 'INVALID_CONFIG'
+  | 'UNSUPPORTED_CONFIG'
   | 'INVALID_INPUT'
   | 'MISSING_NOISE'
   | 'STEP_OUT_OF_RANGE'
@@ -31,5 +33,16 @@ export class SchedulerError extends Error {
 export class InvalidSchedulerOptionError extends SchedulerError {
   constructor(option: string, detail: string) {
     super('INVALID_OPTION', option, `${option} ${detail}`);
+  }
+}
+
+/**
+ * A diffusers `scheduler_config.json` cannot be used: a value is malformed (`INVALID_CONFIG`) or
+ * asks for something these schedulers do not implement (`UNSUPPORTED_CONFIG`, e.g. thresholding,
+ * an LMS scheduler). `field` is the config key, spelled as in the file.
+ */
+export class SchedulerConfigError extends SchedulerError {
+  constructor(code: 'INVALID_CONFIG' | 'UNSUPPORTED_CONFIG', key: string, detail: string) {
+    super(code, key, `scheduler_config.json ${key} ${detail}`);
   }
 }

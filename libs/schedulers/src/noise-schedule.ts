@@ -2,12 +2,21 @@ import type { NoiseScheduleSpec } from './scheduler.js';
 
 /**
  * ᾱ_t = Π_{s≤t} (1 - β_s) for t = 0 … trainSteps-1, in float64 (diffusers builds it in float32;
- * the difference is ~1e-7 relative, and our training script uses float64). `linear`: β =
- * linspace(betaStart, betaEnd); `scaled-linear`: β = linspace(√betaStart, √betaEnd)².
+ * the difference is ~1e-6 relative in ᾱ, ~1e-5 in σ near t = 0, and our training script uses
+ * float64). `linear`: β = linspace(betaStart, betaEnd); `scaled-linear`: β =
+ * linspace(√betaStart, √betaEnd)²; `squaredcos-cap-v2`: see {@link cosineBetas}.
  */
 export function alphasCumprod(spec: NoiseScheduleSpec): Float64Array {
   const n = spec.trainSteps;
   const out = new Float64Array(n);
+  if (spec.type === 'squaredcos-cap-v2') {
+    let prod = 1;
+    cosineBetas(n).forEach((b, t) => {
+      prod *= 1 - b;
+      out[t] = prod;
+    });
+    return out;
+  }
   const scaled = spec.type === 'scaled-linear';
   const lo = scaled ? Math.sqrt(spec.betaStart) : spec.betaStart;
   const hi = scaled ? Math.sqrt(spec.betaEnd) : spec.betaEnd;
@@ -18,6 +27,17 @@ export function alphasCumprod(spec: NoiseScheduleSpec): Float64Array {
     prod *= 1 - (scaled ? b * b : b);
     out[t] = prod;
   }
+  return out;
+}
+
+/**
+ * diffusers' `betas_for_alpha_bar` (Nichol & Dhariwal's cosine schedule): β_i = min(1 -
+ * ᾱ((i+1)/n)/ᾱ(i/n), 0.999) with ᾱ(t) = cos((t + 0.008)/1.008 · π/2)².
+ */
+export function cosineBetas(n: number): Float64Array {
+  const alphaBar = (t: number): number => Math.cos((((t + 0.008) / 1.008) * Math.PI) / 2) ** 2;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.min(1 - alphaBar((i + 1) / n) / alphaBar(i / n), 0.999);
   return out;
 }
 

@@ -3,7 +3,7 @@ import { ShmInvalidArgumentError, ShmLayoutMismatchError, ShmNotReadyError } fro
 
 /** One tensor a channel carries, as the producer declares it. */
 export interface TensorSpec {
-  /** Graph-level name (e.g. the ONNX output name); 1-63 UTF-8 bytes, unique in the channel. */
+  /** Graph-level name (e.g. the ONNX output name); 1-255 UTF-8 bytes, unique in the channel. */
   readonly name: string;
   readonly dtype: ShmDtype;
   /** Fixed shape; every dimension a positive integer, at most 8 of them. */
@@ -21,7 +21,12 @@ export interface TensorLayout extends TensorSpec {
 /** The complete geometry of a channel, as recorded in its header. */
 export interface ChannelLayout {
   readonly tensors: readonly TensorLayout[];
-  readonly slotCount: 2;
+  /**
+   * Slots the producer cycles through (step n in slot n % slotCount): 2 is a double buffer;
+   * a reader that needs the producer's last k steps while the producer writes the next one
+   * (staleness compensation combines them) needs k + 1.
+   */
+  readonly slotCount: number;
   /** Offset of slot 0 from the start of the segment (page aligned). */
   readonly slotsOffset: number;
   /** Distance between slots (page aligned). */
@@ -33,28 +38,39 @@ export interface ChannelLayout {
  * Header, little-endian. Lines are 64 bytes so the words one process writes often (doorbell,
  * slot states) never share a cache line with each other or with the read-only descriptor.
  *
- *   0  u32 magic 'ADCH'        4 u32 version       8 u32 tensorCount     12 u32 slotCount (2)
+ *   0  u32 magic 'ADCH'        4 u32 version       8 u32 tensorCount     12 u32 slotCount (2…8)
  *  16  u32 creatorPid         20 u32 entryBytes   24 u64 slotsOffset    32 u64 slotBytes
  *  40  u64 totalBytes         48..63 reserved
  *  64  i32 doorbell seq       68 i32 doorbell waiters
- * 128  i32 slot 0 state       192 i32 slot 1 state
+ * 128 + 64·i  i32 slot i state, i < 8 (unused lines stay -1)
  *        state: -1 empty, 2n writing step n, 2n+1 step n ready (one word: never torn)
- * 256  tensor table, ENTRY_BYTES each:
- *        0 name (UTF-8, NUL padded, 64 B)  64 u32 dtype (ONNX code)  68 u32 rank
- *       72 u32 dims[8]                     104 u64 byteOffset in slot  112 u64 byteLength
- *      120 reserved
+ * 640  tensor table, ENTRY_BYTES each (names are long in exported UNets:
+ *      `/down_blocks.1/attentions.0/transformer_blocks.0/attn2/to_out.0/MatMul_output_0`):
+ *        0 name (UTF-8, NUL padded, 256 B)  256 u32 dtype (ONNX code)  260 u32 rank
+ *      264 u32 dims[8]                      296 u64 byteOffset in slot  304 u64 byteLength
+ *      312 reserved
  */
 export const CHANNEL_MAGIC = 0x48434441; // bytes 'A' 'D' 'C' 'H'
-export const CHANNEL_VERSION = 1;
+/** 3: a channel has 2…8 slots (was always 2); the tensor table moved to make room for their states. */
+export const CHANNEL_VERSION = 3;
 export const DOORBELL_OFFSET = 64;
-export const SLOT_STATE_OFFSETS = [128, 192] as const;
-export const TABLE_OFFSET = 256;
-export const ENTRY_BYTES = 128;
+/** Most slots a channel can have. */
+export const MAX_SLOTS = 8;
+/** Byte offset of slot i's state word (its own cache line). */
+export const SLOT_STATE_OFFSETS: readonly number[] = Array.from({ length: MAX_SLOTS }, (_, i) => 128 + 64 * i);
+export const TABLE_OFFSET = 128 + 64 * MAX_SLOTS;
+export const ENTRY_BYTES = 320;
 export const MAX_TENSORS = 256;
 export const MAX_RANK = 8;
 export const TENSOR_ALIGN = 64;
 export const PAGE_BYTES = 4096;
-const NAME_BYTES = 64;
+const NAME_BYTES = 256;
+/** Field offsets inside a tensor table entry. */
+const F_DTYPE = NAME_BYTES;
+const F_RANK = NAME_BYTES + 4;
+const F_DIMS = NAME_BYTES + 8;
+const F_OFFSET = F_DIMS + 4 * 8;
+const F_LENGTH = F_OFFSET + 8;
 
 const align = (n: number, to: number): number => Math.ceil(n / to) * to;
 const encoder = new TextEncoder();
@@ -76,7 +92,10 @@ function checkSpec(spec: TensorSpec, index: number): void {
 
 /** Places `specs` in a slot (64-byte aligned tensors, page-aligned slots after the header), so
  * a planner can size a stage's shared memory before any segment exists. */
-export function computeChannelLayout(specs: readonly TensorSpec[]): ChannelLayout {
+export function computeChannelLayout(specs: readonly TensorSpec[], slotCount = 2): ChannelLayout {
+  if (!Number.isInteger(slotCount) || slotCount < 2 || slotCount > MAX_SLOTS) {
+    throw new ShmInvalidArgumentError(`slots must be an integer in [2, ${MAX_SLOTS}], got ${String(slotCount)}`);
+  }
   if (specs.length === 0 || specs.length > MAX_TENSORS) {
     throw new ShmInvalidArgumentError(`tensors must list 1-${MAX_TENSORS} tensor specs, got ${specs.length}`);
   }
@@ -95,7 +114,7 @@ export function computeChannelLayout(specs: readonly TensorSpec[]): ChannelLayou
   });
   const slotsOffset = align(TABLE_OFFSET + ENTRY_BYTES * specs.length, PAGE_BYTES);
   const slotBytes = align(Math.max(cursor, 1), PAGE_BYTES);
-  return { tensors, slotCount: 2, slotsOffset, slotBytes, totalBytes: slotsOffset + 2 * slotBytes };
+  return { tensors, slotCount, slotsOffset, slotBytes, totalBytes: slotsOffset + slotCount * slotBytes };
 }
 
 /** Writes the header of a freshly created (zeroed) segment; the magic goes last, so a reader
@@ -115,11 +134,11 @@ export function writeChannelHeader(buffer: ArrayBuffer, layout: ChannelLayout, c
   layout.tensors.forEach((t, i) => {
     const base = TABLE_OFFSET + i * ENTRY_BYTES;
     encoder.encodeInto(t.name, new Uint8Array(buffer, base, NAME_BYTES - 1));
-    dv.setUint32(base + 64, DTYPES[t.dtype].onnxCode, true);
-    dv.setUint32(base + 68, t.dims.length, true);
-    t.dims.forEach((d, k) => dv.setUint32(base + 72 + 4 * k, d, true));
-    dv.setBigUint64(base + 104, BigInt(t.byteOffset), true);
-    dv.setBigUint64(base + 112, BigInt(t.byteLength), true);
+    dv.setUint32(base + F_DTYPE, DTYPES[t.dtype].onnxCode, true);
+    dv.setUint32(base + F_RANK, t.dims.length, true);
+    t.dims.forEach((d, k) => dv.setUint32(base + F_DIMS + 4 * k, d, true));
+    dv.setBigUint64(base + F_OFFSET, BigInt(t.byteOffset), true);
+    dv.setBigUint64(base + F_LENGTH, BigInt(t.byteLength), true);
   });
   Atomics.store(words, 0, CHANNEL_MAGIC | 0);
 }
@@ -143,7 +162,7 @@ export function readChannelHeader(buffer: ArrayBuffer, name: string): ChannelLay
   const slotsOffset = Number(dv.getBigUint64(24, true));
   const slotBytes = Number(dv.getBigUint64(32, true));
   const totalBytes = Number(dv.getBigUint64(40, true));
-  if (slotCount !== 2) throw mismatch(name, `slotCount is ${slotCount}, expected 2`);
+  if (slotCount < 2 || slotCount > MAX_SLOTS) throw mismatch(name, `slotCount is ${slotCount}, expected 2…${MAX_SLOTS}`);
   if (entryBytes !== ENTRY_BYTES) throw mismatch(name, `entryBytes is ${entryBytes}, expected ${ENTRY_BYTES}`);
   if (count < 1 || count > MAX_TENSORS || TABLE_OFFSET + count * ENTRY_BYTES > slotsOffset) {
     throw mismatch(name, `tensorCount ${count} does not fit before slotsOffset ${slotsOffset}`);
@@ -151,7 +170,7 @@ export function readChannelHeader(buffer: ArrayBuffer, name: string): ChannelLay
   if (slotsOffset % PAGE_BYTES !== 0 || slotBytes % PAGE_BYTES !== 0 || slotBytes === 0) {
     throw mismatch(name, `slotsOffset ${slotsOffset} / slotBytes ${slotBytes} are not page multiples`);
   }
-  if (totalBytes !== buffer.byteLength || slotsOffset + 2 * slotBytes !== totalBytes) {
+  if (totalBytes !== buffer.byteLength || slotsOffset + slotCount * slotBytes !== totalBytes) {
     throw mismatch(name, `totalBytes ${totalBytes} disagrees with the segment size ${buffer.byteLength} or the slots`);
   }
   const tensors: TensorLayout[] = [];
@@ -165,13 +184,13 @@ export function readChannelHeader(buffer: ArrayBuffer, name: string): ChannelLay
     } catch {
       throw mismatch(name, `tensors[${i}].name is not UTF-8`);
     }
-    const dtype = dtypeFromOnnxCode(dv.getUint32(base + 64, true));
-    if (dtype === undefined) throw mismatch(name, `tensors[${i}].dtype code ${dv.getUint32(base + 64, true)} is unsupported`);
-    const rank = dv.getUint32(base + 68, true);
+    const dtype = dtypeFromOnnxCode(dv.getUint32(base + F_DTYPE, true));
+    if (dtype === undefined) throw mismatch(name, `tensors[${i}].dtype code ${dv.getUint32(base + F_DTYPE, true)} is unsupported`);
+    const rank = dv.getUint32(base + F_RANK, true);
     if (rank > MAX_RANK) throw mismatch(name, `tensors[${i}].rank ${rank} exceeds ${MAX_RANK}`);
-    const dims = Array.from({ length: rank }, (_, k) => dv.getUint32(base + 72 + 4 * k, true));
-    const byteOffset = Number(dv.getBigUint64(base + 104, true));
-    const byteLength = Number(dv.getBigUint64(base + 112, true));
+    const dims = Array.from({ length: rank }, (_, k) => dv.getUint32(base + F_DIMS + 4 * k, true));
+    const byteOffset = Number(dv.getBigUint64(base + F_OFFSET, true));
+    const byteLength = Number(dv.getBigUint64(base + F_LENGTH, true));
     const elementCount = dims.reduce((a, b) => a * b, 1);
     if (byteLength !== elementCount * DTYPES[dtype].bytesPerElement) {
       throw mismatch(name, `tensors[${i}].byteLength ${byteLength} disagrees with dims [${dims.join(', ')}] of ${dtype}`);
@@ -181,7 +200,7 @@ export function readChannelHeader(buffer: ArrayBuffer, name: string): ChannelLay
     }
     tensors.push({ name: tensorName, dtype, dims, byteOffset, byteLength, elementCount });
   }
-  return { tensors, slotCount: 2, slotsOffset, slotBytes, totalBytes };
+  return { tensors, slotCount, slotsOffset, slotBytes, totalBytes };
 }
 
 /** Throws `ShmLayoutMismatchError` naming the first field where `layout` differs from `expected`. */

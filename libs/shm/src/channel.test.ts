@@ -95,6 +95,26 @@ describe('Channel across processes', () => {
     ch.dispose();
   });
 
+  it('with k + 1 slots keeps the last k steps readable while the next is written', () => {
+    const ch = Channel.create({ label: label(), tensors: specs, slots: 3 });
+    const reader = Channel.open(ch.name);
+    expect(reader.layout.slotCount).toBe(3);
+    for (const step of [0, 1, 2]) {
+      ch.beginWrite(step).data('skip', 'int32').fill(step);
+      ch.publish(step);
+    }
+    ch.beginWrite(3); // overwrites step 0 only
+    expect(reader.tryRead(1)?.data('skip', 'int32')[0]).toBe(1);
+    expect(reader.tryRead(2)?.data('skip', 'int32')[0]).toBe(2);
+    expect(reader.slotOf(2).index).toBe(2);
+    expect(reader.slotOf(4).index).toBe(1);
+    expect(codeOf(() => reader.tryRead(0))).toBe('SHM_SLOT_OVERWRITTEN');
+    expect(codeOf(() => reader.slot(3))).toBe('SHM_INVALID_ARGUMENT');
+    expect(codeOf(() => Channel.create({ label: label(), tensors: specs, slots: 9 }))).toBe('SHM_INVALID_ARGUMENT');
+    reader.dispose();
+    ch.dispose();
+  });
+
   it('enforces who writes and in what order', () => {
     const ch = Channel.create({ label: label(), tensors: specs });
     const reader = Channel.open(ch.name);

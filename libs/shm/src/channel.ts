@@ -32,8 +32,8 @@ export type ShmTensorView = {
 
 /** The tensors of one slot of a channel, as zero-copy views. */
 export interface ChannelSlot {
-  /** Which of the two slots (step % 2). */
-  readonly index: 0 | 1;
+  /** Which slot (step % slotCount). */
+  readonly index: number;
   /** Every tensor, in layout order. */
   readonly tensors: readonly ShmTensorView[];
   /** The view named `name`; throws `ShmInvalidArgumentError` if the channel has none. */
@@ -44,10 +44,15 @@ export interface ChannelSlot {
 
 /** Options for `Channel.create`. */
 export interface ChannelCreateOptions {
-  /** Label in the segment name `/<prefix>-<pid>-<label>`, unique within the process. */
+  /** Label in the segment name `/<prefix>-<instance>-<pid>-<label>`, unique within the process. */
   readonly label: string;
   /** The tensors the producer publishes each step, in order. */
   readonly tensors: readonly TensorSpec[];
+  /**
+   * Slots to cycle through: 2 (double buffer) lets readers use step n − 1 while step n is written;
+   * k + 1 keeps the last k steps readable (staleness compensation reads several). @defaultValue 2
+   */
+  readonly slots?: number;
   /** @defaultValue `'asyncdiff'` */
   readonly prefix?: string;
 }
@@ -68,11 +73,11 @@ export interface ChannelReadOptions {
 const MAX_STEP = 2 ** 30 - 1; // slot state packs 2*step+1 into an int32
 
 class Slot implements ChannelSlot {
-  readonly index: 0 | 1;
+  readonly index: number;
   readonly tensors: readonly ShmTensorView[];
   readonly #byName: ReadonlyMap<string, ShmTensorView>;
 
-  constructor(index: 0 | 1, tensors: readonly ShmTensorView[]) {
+  constructor(index: number, tensors: readonly ShmTensorView[]) {
     this.index = index;
     this.tensors = tensors;
     this.#byName = new Map(tensors.map((t) => [t.name, t]));
@@ -91,7 +96,7 @@ class Slot implements ChannelSlot {
   }
 }
 
-function makeSlot(buffer: ArrayBuffer, layout: ChannelLayout, index: 0 | 1): Slot {
+function makeSlot(buffer: ArrayBuffer, layout: ChannelLayout, index: number): Slot {
   const base = layout.slotsOffset + index * layout.slotBytes;
   const views = layout.tensors.map(
     (t) => ({ name: t.name, dtype: t.dtype, dims: t.dims, data: DTYPES[t.dtype].view(buffer, base + t.byteOffset, t.elementCount) }) as ShmTensorView,
@@ -107,8 +112,9 @@ function checkStep(step: number): number {
 }
 
 /**
- * One producer's output in shared memory: a self-describing header and two slots, so step n is
- * written into slot n % 2 while readers still use step n - 1 in the other. Consumers in other
+ * One producer's output in shared memory: a self-describing header and (by default) two slots,
+ * so step n is written into slot n % 2 while readers still use step n - 1 in the other; with k + 1
+ * slots, readers can use the last k steps. Consumers in other
  * processes open it by name and get typed-array views on the producer's slots (ONNX Runtime takes
  * them as inputs without copying); the producer gets writable views on its own slots and can hand
  * them to ONNX Runtime as preallocated outputs. `publish(step)` rings the channel's doorbell.
@@ -122,20 +128,20 @@ export class Channel {
   /** Rung on every publish; wait on it to learn that a new step may be ready. */
   readonly doorbell: Doorbell;
   readonly #segment: ShmSegment;
-  readonly #slots: readonly [Slot, Slot];
+  readonly #slots: readonly Slot[];
   readonly #states: Int32Array;
 
   private constructor(segment: ShmSegment, layout: ChannelLayout) {
     this.#segment = segment;
     this.layout = layout;
     this.doorbell = new Doorbell(segment, DOORBELL_OFFSET);
-    this.#slots = [makeSlot(segment.buffer, layout, 0), makeSlot(segment.buffer, layout, 1)];
+    this.#slots = Array.from({ length: layout.slotCount }, (_, i) => makeSlot(segment.buffer, layout, i));
     this.#states = new Int32Array(segment.buffer, 0, layout.slotsOffset / 4);
   }
 
   /** Creates a channel for the calling (producer) process. */
   static create(options: ChannelCreateOptions): Channel {
-    const layout = computeChannelLayout(options.tensors);
+    const layout = computeChannelLayout(options.tensors, options.slots ?? 2);
     const segment = ShmSegment.create({
       label: options.label,
       byteLength: layout.totalBytes,
@@ -181,42 +187,49 @@ export class Channel {
     if (this.#segment.disposed) throw new ShmDisposedError(`channel ${this.name} is disposed`);
   }
 
-  #state(index: 0 | 1): number {
+  #state(index: number): number {
     return Atomics.load(this.#states, (SLOT_STATE_OFFSETS[index] ?? 0) / 4);
   }
 
   /** Views on slot `index` with no state checks (diagnostics, warm-up). */
-  slot(index: 0 | 1): ChannelSlot {
+  slot(index: number): ChannelSlot {
     this.#checkLive();
-    return this.#slots[index];
+    const s = this.#slots[index];
+    if (!s) throw new ShmInvalidArgumentError(`slot ${index} out of range (channel has ${this.#slots.length})`);
+    return s;
+  }
+
+  /** The slot step `step` is written to (`step % slotCount`), with no state checks. */
+  slotOf(step: number): ChannelSlot {
+    return this.slot(checkStep(step) % this.#slots.length);
   }
 
   /** The newest step that is ready, or undefined if none has been published. */
   latestStep(): number | undefined {
     this.#checkLive();
     let best: number | undefined;
-    for (const index of [0, 1] as const) {
+    for (let index = 0; index < this.#slots.length; index++) {
       const s = this.#state(index);
       if (s >= 0 && (s & 1) === 1 && (best === undefined || s >> 1 > best)) best = s >> 1;
     }
     return best;
   }
 
-  /** Producer: claims slot step % 2 for `step` and returns writable views on it. */
+  /** Producer: claims slot step % slotCount for `step` and returns writable views on it. */
   beginWrite(step: number): ChannelSlot {
     this.#checkLive();
     checkStep(step);
     if (!this.isProducer) throw new ShmInvalidStateError(`channel ${this.name}: only its creator may write it`);
-    const index = (step & 1) as 0 | 1;
+    const index = step % this.#slots.length;
     Atomics.store(this.#states, (SLOT_STATE_OFFSETS[index] ?? 0) / 4, 2 * step);
-    return this.#slots[index];
+    return this.#slots[index]!;
   }
 
   /** Producer: marks `step` ready and rings the doorbell. Returns the doorbell's sequence. */
   publish(step: number): number {
     this.#checkLive();
     checkStep(step);
-    const index = (step & 1) as 0 | 1;
+    const index = step % this.#slots.length;
     if (!this.isProducer) throw new ShmInvalidStateError(`channel ${this.name}: only its creator may publish`);
     if (this.#state(index) !== 2 * step) {
       throw new ShmInvalidStateError(`channel ${this.name}: publish(${step}) without beginWrite(${step})`);
@@ -230,7 +243,7 @@ export class Channel {
   tryRead(step: number): ChannelSlot | undefined {
     this.#checkLive();
     checkStep(step);
-    const index = (step & 1) as 0 | 1;
+    const index = step % this.#slots.length;
     const s = this.#state(index);
     if (s === 2 * step + 1) return this.#slots[index];
     if (s >= 0 && s >> 1 > step) {
@@ -243,7 +256,7 @@ export class Channel {
    * to know the views were not being rewritten meanwhile. */
   isCurrent(step: number): boolean {
     this.#checkLive();
-    return this.#state((checkStep(step) & 1) as 0 | 1) === 2 * step + 1;
+    return this.#state(checkStep(step) % this.#slots.length) === 2 * step + 1;
   }
 
   /** Consumer: blocks the thread until `step` is ready (stage processes). Throws

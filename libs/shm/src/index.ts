@@ -8,7 +8,7 @@
  */
 export { ShmSegment, type ShmSegmentCreateOptions } from './segment.js';
 export { DEFAULT_SEGMENT_PREFIX } from './names.js';
-export { sweepOrphanSegments, isProcessAlive, SHM_DIR, type SweepResult } from './sweep.js';
+export { sweepOrphanSegments, isProcessAlive, SHM_DIR, type SweepOptions, type SweepResult, type SweepFailure } from './sweep.js';
 export {
   Doorbell,
   type DoorbellWaitOptions,

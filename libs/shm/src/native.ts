@@ -25,6 +25,12 @@ export interface NativeShm {
   futexWaitAsyncCancel(id: number): boolean;
   setProcessAffinity(cpus: readonly number[]): number;
   getAffinity(tid?: number): number[];
+  /** Creates/opens `path`, takes an exclusive flock, checks the path still names it; the fd. */
+  lockAcquire(path: string): number;
+  /** The fd holding the lock if it was free, -1 if held by someone, -2 if the file is missing. */
+  lockTryTake(path: string): number;
+  /** Unlinks `unlinkPath` if it still names the locked file, then closes `fd` (drops the lock). */
+  lockRelease(fd: number, unlinkPath?: string | null): boolean;
 }
 
 // src/ (tests) and dist/ (production) both sit one level below the package root.

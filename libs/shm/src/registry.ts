@@ -1,5 +1,6 @@
 import { isMainThread } from 'node:worker_threads';
 
+import { releaseInstanceLocks } from './instance.js';
 import { native } from './native.js';
 
 /** Names of the segments this process created and has not unlinked yet. */
@@ -16,6 +17,8 @@ function unlinkAll(): void {
     }
   }
   created.clear();
+  // Only now: a lock file without segments is harmless, a segment without one looks orphaned.
+  releaseInstanceLocks();
 }
 
 function onSignal(signal: NodeJS.Signals): void {

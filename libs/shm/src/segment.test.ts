@@ -24,7 +24,7 @@ afterEach(stopAllChildren);
 describe('ShmSegment', () => {
   it('is created here, opened and read in a forked child, and written back through the mapping', async () => {
     const seg = ShmSegment.create({ label: label(), byteLength: 64 * 1024 });
-    expect(seg.name).toMatch(new RegExp(`^/asyncdiff-${process.pid}-t-`));
+    expect(seg.name).toMatch(new RegExp(`^/asyncdiff-[a-z][a-z0-9]{11}-${process.pid}-t-`));
     expect(seg.byteLength).toBe(64 * 1024);
     const bytes = new Uint8Array(seg.buffer);
     for (let i = 0; i < bytes.length; i++) bytes[i] = i & 0xff;
@@ -69,7 +69,7 @@ describe('ShmSegment', () => {
     expect(codeOf(() => ShmSegment.create({ label: label(), byteLength: 0 }))).toBe('SHM_INVALID_ARGUMENT');
     expect(() => ShmSegment.create({ label: label(), byteLength: 1.5 })).toThrow(/byteLength/);
     const seg = ShmSegment.create({ label: label(), byteLength: 4096 });
-    const label2 = seg.name.split('-').slice(2).join('-');
+    const label2 = seg.name.split('-').slice(3).join('-');
     expect(codeOf(() => ShmSegment.create({ label: label2, byteLength: 4096 }))).toBe('SHM_EXISTS');
     seg.dispose();
   });

@@ -1,4 +1,5 @@
 import { fromNativeError, ShmDisposedError, ShmInvalidArgumentError } from './errors.js';
+import { currentInstance, holdInstanceLock } from './instance.js';
 import { native } from './native.js';
 import { DEFAULT_SEGMENT_PREFIX, segmentName, validateSegmentName } from './names.js';
 import { trackCreated, untrackCreated } from './registry.js';
@@ -38,13 +39,18 @@ export class ShmSegment {
     this.#buffer = buffer;
   }
 
-  /** Creates `/<prefix>-<pid>-<label>`; throws `ShmExistsError` if the name is taken. */
+  /**
+   * Creates `/<prefix>-<instance>-<pid>-<label>` (holding the instance's lock file first, see
+   * `sweepOrphanSegments`); throws `ShmExistsError` if the name is taken.
+   */
   static create(options: ShmSegmentCreateOptions): ShmSegment {
-    const name = segmentName(options.label, options.prefix ?? DEFAULT_SEGMENT_PREFIX);
+    const prefix = options.prefix ?? DEFAULT_SEGMENT_PREFIX;
+    const name = segmentName(options.label, prefix, currentInstance());
     const { byteLength } = options;
     if (!Number.isSafeInteger(byteLength) || byteLength <= 0) {
       throw new ShmInvalidArgumentError(`byteLength must be a positive integer, got ${String(byteLength)}`);
     }
+    holdInstanceLock(prefix);
     let buffer: ArrayBuffer;
     try {
       buffer = native.shmCreate(name, byteLength);

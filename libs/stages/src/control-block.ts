@@ -1,34 +1,35 @@
+import type { FeedDtype } from '@asyncdiff/asyncdiff';
 import { Doorbell, ShmSegment } from '@asyncdiff/shm';
+import type { DataTypeMap } from '@asyncdiff/tensor';
 
-/** Devices a control block can address (8 components + stride 2's extra device). */
-export const MAX_DEVICES = 9;
+import { DEVICE_BASE, DEVICE_STRIDE, MAX_COMPENSATION_WEIGHTS, MAX_DEVICES, controlLayout, type ControlCapacity, type ControlLayout, type ControlRegion } from './control-layout.js';
+
+export { MAX_DEVICES } from './control-layout.js';
 
 /*
  * Layout (bytes, little-endian), created by the coordinator and opened by every stage:
- *   0   u32 magic 'ADCB', u32 version, u32 devices, u32 maxBatch, u32 latentFloats
+ *   0   u32 magic 'ADCB', u32 version, u32 devices, u32 maxBatch, u32 byteLength
  *   64  completion doorbell (8 B): every stage rings it when a run is done
- *   128 + 128·d  device block d:
+ *   128 + 192·d  device block d:
  *        0  request doorbell (8 B): the coordinator rings it after writing the request
- *        8  i32 run        (the stage's output channel step: slot run % 2)
+ *        8  i32 run        (the stage's output channel step: slot run % slots)
  *       12  i32 tIndex
  *       16  f64 tValue     (model timestep value)
  *       24  i32 status     (0 ok, 1 failed)
  *       28  i32 doneSeq    (request doorbell seq of the last finished request)
  *       32  f64 runUs      (time inside session.run, for the profile)
- *       40  i32 producerRuns[9] (which run of producer device j to read; -1 none)
- *       80  f64 wokeAtUs   (monotonic clock when the stage woke for the request, for the profile)
- *       88  f64 doneAtUs   (monotonic clock just before it rang completion)
- *   latent: f32[latentFloats] (64-byte aligned) — the model input of the current step
- *   labels: i64[maxBatch]                       — class labels of the current generation
+ *       40  f64 wokeAtUs   (monotonic clock when the stage woke for the request, for the profile)
+ *       48  f64 doneAtUs   (monotonic clock just before it rang completion)
+ *       64  i32 producerRuns[16] (which run of producer device j to read; -1 none)
+ *      128  i32 weightCount (0 or 1: read the producers' runs as they are)
+ *      136  f64 weights[4] (staleness compensation: input = Σ_i weights[i] · producer's run (r − i))
+ *   then the regions of `ControlLayout` (64-byte aligned): the step's latent (float32 or float16)
+ *   and every conditioning tensor of the current generation (class labels, text embeddings, …).
  */
 const MAGIC = 0x42434441;
-const VERSION = 2;
+const VERSION = 5;
 const COMPLETION = 64;
-const DEVICE_BASE = 128;
-const DEVICE_STRIDE = 128;
-const F = { run: 8, tIndex: 12, tValue: 16, status: 24, doneSeq: 28, runUs: 32, producerRuns: 40, wokeAtUs: 80, doneAtUs: 88 } as const;
-
-const align64 = (n: number): number => Math.ceil(n / 64) * 64;
+const F = { run: 8, tIndex: 12, tValue: 16, status: 24, doneSeq: 28, runUs: 32, wokeAtUs: 40, doneAtUs: 48, producerRuns: 64, weightCount: 128, weights: 136 } as const;
 
 /**
  * A clock every process on the machine shares (CLOCK_MONOTONIC), in µs: stamps written by a
@@ -46,59 +47,81 @@ export interface StageRequest {
   readonly tValue: number;
   /** Run number to read for each producer device (index = device), -1 for none. */
   readonly producerRuns: readonly number[];
+  /**
+   * Staleness compensation: each boundary input is Σ_i weights[i] · its producer's run
+   * (producerRuns[p] − i) — float tensors only. Empty (or [1]) reads the runs as they are.
+   */
+  readonly weights: readonly number[];
+}
+
+/** A typed view on one region of a control block. */
+export type RegionView = { readonly [D in FeedDtype]: { readonly dtype: D; readonly data: DataTypeMap[D] } }[FeedDtype];
+
+function view(buf: ArrayBuffer, r: ControlRegion): RegionView {
+  switch (r.dtype) {
+    case 'float32':
+      return { dtype: 'float32', data: new Float32Array(buf, r.byteOffset, r.elements) };
+    case 'float16':
+      return { dtype: 'float16', data: new Uint16Array(buf, r.byteOffset, r.elements) };
+    case 'int64':
+      return { dtype: 'int64', data: new BigInt64Array(buf, r.byteOffset, r.elements) };
+    case 'int32':
+      return { dtype: 'int32', data: new Int32Array(buf, r.byteOffset, r.elements) };
+  }
 }
 
 /**
  * The coordinator's shared control block: per-device request words and doorbells, the step's
- * latent and the class labels. Requests go out and completions come back through futex
- * doorbells, so a step costs a few microseconds of signalling instead of IPC messages.
+ * latent and the generation's conditioning tensors. Requests go out and completions come back
+ * through futex doorbells, so a step costs a few microseconds of signalling instead of IPC
+ * messages; stages read the latent and conditioning in place (zero copy).
  */
 export class ControlBlock {
   readonly completion: Doorbell;
-  readonly latent: Float32Array;
-  readonly labels: BigInt64Array;
+  readonly latent: RegionView;
+  readonly conditioning: ReadonlyMap<string, RegionView>;
+  readonly devices: number;
+  readonly maxBatch: number;
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private readonly requestBells: Doorbell[];
 
   private constructor(
     private readonly segment: ShmSegment,
-    readonly devices: number,
-    readonly maxBatch: number,
-    readonly latentFloats: number,
+    readonly layout: ControlLayout,
   ) {
     const buf = segment.buffer;
+    const { devices } = layout;
+    this.devices = devices;
+    this.maxBatch = layout.maxBatch;
     this.i32 = new Int32Array(buf, 0, DEVICE_BASE / 4 + (devices * DEVICE_STRIDE) / 4);
     this.f64 = new Float64Array(buf, 0, (DEVICE_BASE + devices * DEVICE_STRIDE) / 8);
     this.completion = new Doorbell(segment, COMPLETION);
     this.requestBells = Array.from({ length: devices }, (_, d) => new Doorbell(segment, DEVICE_BASE + d * DEVICE_STRIDE));
-    const latentOffset = align64(DEVICE_BASE + devices * DEVICE_STRIDE);
-    this.latent = new Float32Array(buf, latentOffset, latentFloats);
-    this.labels = new BigInt64Array(buf, align64(latentOffset + latentFloats * 4), maxBatch);
+    this.latent = view(buf, layout.latent);
+    this.conditioning = new Map(Object.entries(layout.conditioning).map(([name, r]) => [name, view(buf, r)]));
   }
 
-  /** Creates a block (coordinator side) sized for `maxBatch` rows of `sampleFloats` each. */
-  static create(label: string, devices: number, maxBatch: number, sampleFloats: number): ControlBlock {
-    if (devices < 1 || devices > MAX_DEVICES) throw new RangeError(`devices must be 1..${MAX_DEVICES}, got ${devices}`);
-    const latentFloats = maxBatch * sampleFloats;
-    const bytes = align64(align64(DEVICE_BASE + devices * DEVICE_STRIDE) + latentFloats * 4) + maxBatch * 8;
-    const segment = ShmSegment.create({ label, byteLength: bytes });
+  /** Creates a block (coordinator side) that holds what `capacity` asks for. */
+  static create(label: string, capacity: ControlCapacity): ControlBlock {
+    const layout = controlLayout(capacity);
+    const segment = ShmSegment.create({ label, byteLength: layout.byteLength });
     const head = new Uint32Array(segment.buffer, 0, 5);
-    head.set([MAGIC, VERSION, devices, maxBatch, latentFloats]);
-    const block = new ControlBlock(segment, devices, maxBatch, latentFloats);
-    for (let d = 0; d < devices; d++) block.i32.fill(-1, block.word(d, F.producerRuns), block.word(d, F.producerRuns) + MAX_DEVICES);
+    head.set([MAGIC, VERSION, layout.devices, layout.maxBatch, layout.byteLength]);
+    const block = new ControlBlock(segment, layout);
+    for (let d = 0; d < layout.devices; d++) block.i32.fill(-1, block.word(d, F.producerRuns), block.word(d, F.producerRuns) + MAX_DEVICES);
     return block;
   }
 
-  /** Opens a coordinator's block by name (stage side). */
-  static open(name: string): ControlBlock {
+  /** Opens a coordinator's block by name with the layout it was created with (stage side). */
+  static open(name: string, layout: ControlLayout): ControlBlock {
     const segment = ShmSegment.open(name);
     const head = new Uint32Array(segment.buffer, 0, 5);
-    if (head[0] !== MAGIC || head[1] !== VERSION) {
+    if (head[0] !== MAGIC || head[1] !== VERSION || head[2] !== layout.devices || head[3] !== layout.maxBatch || head[4] !== layout.byteLength) {
       segment.dispose();
-      throw new Error(`${name} is not an asyncdiff control block (v${VERSION})`);
+      throw new Error(`${name} is not an asyncdiff control block (v${VERSION}) with the layout it was configured with`);
     }
-    return new ControlBlock(segment, head[2] as number, head[3] as number, head[4] as number);
+    return new ControlBlock(segment, layout);
   }
 
   get name(): string {
@@ -119,17 +142,24 @@ export class ControlBlock {
     this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.tValue) / 8] = req.tValue;
     const base = this.word(device, F.producerRuns);
     for (let j = 0; j < MAX_DEVICES; j++) this.i32[base + j] = req.producerRuns[j] ?? -1;
+    if (req.weights.length > MAX_COMPENSATION_WEIGHTS) throw new RangeError(`at most ${MAX_COMPENSATION_WEIGHTS} compensation weights, got ${req.weights.length}`);
+    this.i32[this.word(device, F.weightCount)] = req.weights.length;
+    const w = (DEVICE_BASE + device * DEVICE_STRIDE + F.weights) / 8;
+    for (let i = 0; i < req.weights.length; i++) this.f64[w + i] = req.weights[i] as number;
     return this.requestBell(device).ring();
   }
 
   /** Stage: reads the request it was rung for. */
   readRequest(device: number): StageRequest {
     const base = this.word(device, F.producerRuns);
+    const count = Math.min(MAX_COMPENSATION_WEIGHTS, Math.max(0, this.i32[this.word(device, F.weightCount)] as number));
+    const w = (DEVICE_BASE + device * DEVICE_STRIDE + F.weights) / 8;
     return {
       run: this.i32[this.word(device, F.run)] as number,
       tIndex: this.i32[this.word(device, F.tIndex)] as number,
       tValue: this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.tValue) / 8] as number,
       producerRuns: Array.from(this.i32.subarray(base, base + MAX_DEVICES)),
+      weights: Array.from(this.f64.subarray(w, w + count)),
     };
   }
 

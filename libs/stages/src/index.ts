@@ -6,15 +6,18 @@
 export type { DeviceSpec } from './device.js';
 export { cpuDeviceGroups, describeDevice, threadsFor } from './device.js';
 export { StageFailedError } from './errors.js';
+export { InvalidStageTransitionError } from './stage-lifecycle.js';
 export { ProcessRunner } from './process-runner.js';
+export { monotonicUs } from './control-block.js';
 export type { CoordinatorWait, ProcessRunnerOptions, RunnerStats } from './process-runner.js';
 export { StageHandle, stageEntryPath } from './stage-handle.js';
-export type { StageLoadInfo, StageState } from './stage-handle.js';
+export type { StageBinding, StageLoadInfo } from './stage-handle.js';
+export { InProcessRunner } from './in-process-runner.js';
+export type { InProcessRunnerOptions } from './in-process-runner.js';
 export { peakRss } from './stage-process.js';
+// Hosts sweep the segments of stage processes and coordinators that died without cleaning up.
+export { sweepOrphanSegments, type SweepOptions, type SweepResult } from '@asyncdiff/shm';
 export type { FromStage, ToStage } from './protocol.js';
-export { Engine, schedulerOptions } from './engine.js';
-export type { EngineOptions, GenerateRequest, GenerateResult } from './engine.js';
-export { DEFAULT_PARALLEL, devicesNeeded, resolveParallel } from './parallel.js';
-export type { ParallelOptions, ResolvedParallel } from './parallel.js';
-export { pipelineFromSplit, splitForModel } from './split-pipeline.js';
-export type { SplitForModelOptions } from './split-pipeline.js';
+export type { ModelHost, ModelHostMetadata, ValueInfo } from './model-host/model-host.js';
+export { InProcessModelHost } from './model-host/in-process-model-host.js';
+export { ProcessModelHost } from './model-host/process-model-host.js';

@@ -1,7 +1,11 @@
-import type { ComponentSpec } from '@asyncdiff/asyncdiff';
+import type { ComponentSpec, PipelineSpec } from '@asyncdiff/asyncdiff';
 import type { TensorSpec } from '@asyncdiff/shm';
 
+import type { ControlLayout } from './control-layout.js';
 import type { DeviceSpec } from './device.js';
+
+/** The element types a stage feeds its graph (the pipeline's, fixed for a stage's life). */
+export type StageFeedTypes = Pick<PipelineSpec, 'latentDtype' | 'timestepDtype'>;
 
 /**
  * Control messages between a coordinator and a stage process (over the IPC channel of `fork`).
@@ -9,16 +13,37 @@ import type { DeviceSpec } from './device.js';
  * block and doorbells. Every request carries an `id` echoed by its reply.
  */
 export type ToStage =
-  | { readonly type: 'load'; readonly id: number; readonly device: number; readonly spec: DeviceSpec; readonly component: ComponentSpec; readonly spinUs: number }
+  | {
+      readonly type: 'load';
+      readonly id: number;
+      readonly device: number;
+      readonly spec: DeviceSpec;
+      readonly component: ComponentSpec;
+      readonly feedTypes: StageFeedTypes;
+      readonly spinUs: number;
+    }
   | {
       readonly type: 'configure';
       readonly id: number;
+      /** Rows this stage computes (its branch's share of the generation). */
       readonly batch: number;
+      /** Its first row within the control block's latent and conditioning (0 with one branch). */
+      readonly rowOffset: number;
+      /** Global device of its branch's component 0: a boundary input of producer k comes from deviceBase + k. */
+      readonly deviceBase: number;
       readonly sampleDims: readonly number[];
-      /** Name of the coordinator's control block segment. */
+      /** Dims (all rows of the generation first) of each conditioning tensor this binding serves. */
+      readonly conditioningDims: Readonly<Record<string, readonly number[]>>;
+      /** Name of the coordinator's control block segment and its layout. */
       readonly control: string;
+      readonly layout: ControlLayout;
       /** Output channel of every producer device this stage reads from. */
       readonly producers: readonly { readonly device: number; readonly channel: string }[];
+      /**
+       * Slots of this stage's output channel: 2 (double buffer), or k + 1 so that consumers can
+       * combine its last k runs (staleness compensation) while it writes the next.
+       */
+      readonly slots: number;
     }
   | { readonly type: 'health'; readonly id: number }
   | { readonly type: 'shutdown'; readonly id: number };

@@ -1,22 +1,25 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { ComponentSpec } from '@asyncdiff/asyncdiff';
+import type { ComponentSpec, StageState } from '@asyncdiff/asyncdiff';
 import { StageCrashedError } from '@asyncdiff/asyncdiff';
 import { isProcessAlive, type TensorSpec } from '@asyncdiff/shm';
 
 import type { DeviceSpec } from './device.js';
 import { StageFailedError } from './errors.js';
-import { isFromStage, type FromStage, type ToStage } from './protocol.js';
+import { assertStageTransition, isFinalStageState } from './stage-lifecycle.js';
+import { isFromStage, type FromStage, type StageFeedTypes, type ToStage } from './protocol.js';
 
-/**
- * Lifecycle of a stage process as its parent sees it:
- * starting → ready (loaded) → busy (a step in flight) → ready …; draining → stopped on shutdown;
- * crashed when it exits unasked. Only `ready`/`busy` stages take requests.
- */
-export type StageState = 'starting' | 'ready' | 'busy' | 'draining' | 'stopped' | 'crashed';
+/** The configure request of a stage (a binding for one batch, latent shape and conditioning). */
+export type StageBinding = Omit<Extract<ToStage, { type: 'configure' }>, 'type' | 'id'>;
+
+/** Bytes of a component's graph file and its external data (what loading it reads). */
+function componentBytes(c: ComponentSpec): number {
+  const size = (p: string): number => (existsSync(p) ? statSync(p).size : 0);
+  return size(c.modelPath) + size(c.modelPath.replace(/\.onnx$/, '.onnx_data'));
+}
 
 /** Resolves the compiled stage entry (tests run from src; stage processes always run dist). */
 export function stageEntryPath(): string {
@@ -46,7 +49,7 @@ export interface StageLoadInfo {
  * `StageCrashedError` for whoever is waiting.
  */
 export class StageHandle {
-  state: StageState = 'starting';
+  private current: StageState = 'starting';
   readonly child: ChildProcess;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -58,6 +61,8 @@ export class StageHandle {
     readonly device: number,
     readonly spec: DeviceSpec,
     child: ChildProcess,
+    /** How long a configure (a probing inference at the new shapes) may take. */
+    private readonly configureTimeoutMs: number,
   ) {
     this.child = child;
     child.on('message', (m: unknown) => this.onMessage(m));
@@ -68,17 +73,59 @@ export class StageHandle {
   }
 
   /** Spawns a stage process and loads `component` into it (pinned to the device). */
-  static async spawn(device: number, spec: DeviceSpec, component: ComponentSpec, options: { spinUs?: number; startTimeoutMs?: number } = {}): Promise<StageHandle> {
-    const env: NodeJS.ProcessEnv = { ...process.env, ASYNCDIFF_STAGE_DEVICE: String(device) };
+  static async spawn(
+    device: number,
+    spec: DeviceSpec,
+    component: ComponentSpec,
+    feedTypes: StageFeedTypes,
+    options: { spinUs?: number; startTimeoutMs?: number; configureTimeoutMs?: number } = {},
+  ): Promise<StageHandle> {
+    // ORT_DISABLE_TELEMETRY: onnxruntime 1.30's Linux telemetry retries an HTTPS upload to
+    // mobile.events.data.microsoft.com every ~2 s (a fresh thread and a DNS lookup each time): the
+    // main CPU cost of an idle stage, and traffic a stage must not send. A caller's own value wins.
+    const env: NodeJS.ProcessEnv = { ORT_DISABLE_TELEMETRY: '1', ...process.env, ASYNCDIFF_STAGE_DEVICE: String(device) };
     if (spec.kind === 'cuda') env['CUDA_VISIBLE_DEVICES'] = String(spec.gpu);
     // detached: a process group of its own, so Ctrl-C in a terminal (or systemd signalling the
     // main process) reaches only the coordinator, which drains and then stops its stages; a
     // stage still exits on its own when the coordinator disappears (IPC disconnect).
     const child = fork(stageEntryPath(), [], { env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced', detached: true });
-    const handle = new StageHandle(device, spec, child);
-    await handle.request({ type: 'load', device, spec, component, spinUs: options.spinUs ?? 0 }, options.startTimeoutMs ?? 60_000);
-    handle.state = 'ready';
+    // Loading and the first (probing) inference scale with the weights: a full-size UNet stage
+    // takes a minute to read 3 GB on a busy CPU host. Allow a minute plus a minute per GB.
+    const weightGb = componentBytes(component) / 1e9;
+    const handle = new StageHandle(device, spec, child, options.configureTimeoutMs ?? Math.round(120_000 + 120_000 * weightGb));
+    await handle.request({ type: 'load', device, spec, component, feedTypes, spinUs: options.spinUs ?? 0 }, options.startTimeoutMs ?? Math.round(60_000 + 60_000 * weightGb));
+    handle.moveTo('ready');
     return handle;
+  }
+
+  /** Where the stage is in its lifecycle (see `stage-lifecycle.ts`); changed only by the methods below. */
+  get state(): StageState {
+    return this.current;
+  }
+
+  /** A run was dispatched to the stage: ready → busy. */
+  markBusy(): void {
+    this.moveTo('busy');
+  }
+
+  /**
+   * The stage's run finished (or failed): busy → ready. A stage already on its way out (closed
+   * while the run was under way, or found dead first) keeps that state rather than coming back.
+   */
+  markReady(): void {
+    if (this.current !== 'busy') return;
+    this.moveTo('ready');
+  }
+
+  /** The stage was found dead or was killed as stuck. Repeat-safe; a stopped stage stays stopped. */
+  markCrashed(): void {
+    if (isFinalStageState(this.current)) return;
+    this.moveTo('crashed');
+  }
+
+  private moveTo(to: StageState): void {
+    assertStageTransition(this.device, this.current, to);
+    this.current = to;
   }
 
   get pid(): number {
@@ -87,7 +134,7 @@ export class StageHandle {
 
   /** True while the process exists and is not a zombie (works while the event loop is blocked). */
   alive(): boolean {
-    return this.state !== 'crashed' && this.state !== 'stopped' && this.child.exitCode === null && isProcessAlive(this.pid);
+    return !isFinalStageState(this.current) && this.child.exitCode === null && isProcessAlive(this.pid);
   }
 
   /** Sends a control request and resolves with its reply (an `error` reply rejects). */
@@ -110,8 +157,8 @@ export class StageHandle {
   }
 
   /** Configures the stage for a batch; returns its output channel name and tensors. */
-  async configure(batch: number, sampleDims: readonly number[], control: string, producers: readonly { device: number; channel: string }[]): Promise<{ channel: string; outputs: readonly TensorSpec[] }> {
-    const r = await this.request({ type: 'configure', batch, sampleDims, control, producers });
+  async configure(binding: StageBinding): Promise<{ channel: string; outputs: readonly TensorSpec[] }> {
+    const r = await this.request({ type: 'configure', ...binding }, this.configureTimeoutMs);
     if (r.type !== 'configured') throw new StageFailedError(this.device, `unexpected reply ${r.type} to configure`);
     return { channel: r.channel, outputs: r.outputs };
   }
@@ -144,8 +191,8 @@ export class StageHandle {
   }
 
   private async doClose(deadlineMs: number): Promise<void> {
-    if (this.state === 'crashed' || this.state === 'stopped' || this.child.exitCode !== null) return;
-    this.state = 'draining';
+    if (isFinalStageState(this.current) || this.child.exitCode !== null) return;
+    this.moveTo('draining');
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     try {
       await this.request({ type: 'shutdown' }, deadlineMs);
@@ -176,8 +223,8 @@ export class StageHandle {
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    const asked = this.state === 'draining';
-    this.state = asked ? 'stopped' : 'crashed';
+    if (this.current === 'draining') this.moveTo('stopped');
+    else this.markCrashed();
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new StageCrashedError(this.device, `stage ${this.device} (pid ${this.pid}) exited (${signal ?? code}) ${this.lastError ? `: ${this.lastError}` : ''}`));

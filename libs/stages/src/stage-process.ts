@@ -1,3 +1,4 @@
+import './ort-env.js';
 import { readFileSync, statSync } from 'node:fs';
 
 import type { ComponentInputSpec, ComponentSpec } from '@asyncdiff/asyncdiff';
@@ -7,8 +8,10 @@ import ort from 'onnxruntime-node';
 import { ControlBlock, monotonicUs } from './control-block.js';
 import type { DeviceSpec } from './device.js';
 import { threadsFor } from './device.js';
-import type { FromStage, ToStage } from './protocol.js';
+import { timestepArray, timestepDims } from './feeds.js';
+import type { FromStage, StageFeedTypes, ToStage } from './protocol.js';
 import { assertNever } from './protocol.js';
+import { boundaryFeed, feedsFor, type BoundaryFeed } from './stage-feeds.js';
 
 type Send = (m: FromStage) => void;
 
@@ -17,14 +20,15 @@ interface Binding {
   readonly control: ControlBlock;
   readonly output: Channel;
   readonly producers: Map<number, Channel>;
-  /** feeds for the non-boundary inputs (latent, timestep, labels) — fixed objects over shared memory. */
+  /** feeds for the non-boundary inputs (latent, timestep, conditioning) — fixed objects over shared memory. */
   readonly fixedFeeds: Record<string, ort.Tensor>;
-  readonly timestep: Float32Array;
-  /** [input name, producer device, tensors for producer slot 0 and 1] */
-  readonly boundary: readonly (readonly [string, number, readonly [ort.Tensor, ort.Tensor]])[];
-  /** preallocated outputs in this stage's own slot 0 and 1 */
-  readonly fetches: readonly [Record<string, ort.Tensor>, Record<string, ort.Tensor>];
-  /** Complete feeds per combination of producer slots (bit p = slot of producer p), built on first use. */
+  /** Writes a step's timestep value into the timestep feed (in the graph's dtype). */
+  readonly setTimestep: (value: number) => void;
+  /** Boundary inputs: views on every slot of their producers' channels (and compensation buffers). */
+  readonly boundary: readonly BoundaryFeed[];
+  /** Preallocated outputs in each of this stage's own slots (run r writes slot r % slots). */
+  readonly fetches: readonly Record<string, ort.Tensor>[];
+  /** Complete uncompensated feeds per combination of producer slots, built on first use. */
   readonly feedsBySlots: Map<number, Record<string, ort.Tensor>>;
 }
 
@@ -37,11 +41,14 @@ interface Binding {
 export class StageProcess {
   private session: ort.InferenceSession | undefined;
   private component: ComponentSpec | undefined;
+  private feedTypes: StageFeedTypes | undefined;
   private device = -1;
   private spinUs = 0;
   private binding: Binding | undefined;
   private loopRunning = false;
   private stopping = false;
+  /** Aborts the idle wait on the request doorbell (a new binding, a shutdown). */
+  private idleWait: AbortController | undefined;
 
   constructor(private readonly send: Send) {}
 
@@ -49,16 +56,17 @@ export class StageProcess {
     try {
       switch (m.type) {
         case 'load':
-          await this.load(m.id, m.device, m.spec, m.component, m.spinUs);
+          await this.load(m.id, m.device, m.spec, m.component, m.feedTypes, m.spinUs);
           return;
         case 'configure':
-          await this.configure(m.id, m.batch, m.sampleDims, m.control, m.producers);
+          await this.configure(m);
           return;
         case 'health':
           await this.health(m.id);
           return;
         case 'shutdown':
           this.stopping = true;
+          this.idleWait?.abort();
           this.send({ type: 'stopping', id: m.id });
           this.dispose();
           return;
@@ -71,7 +79,7 @@ export class StageProcess {
     }
   }
 
-  private async load(id: number, device: number, spec: DeviceSpec, component: ComponentSpec, spinUs: number): Promise<void> {
+  private async load(id: number, device: number, spec: DeviceSpec, component: ComponentSpec, feedTypes: StageFeedTypes, spinUs: number): Promise<void> {
     const t0 = performance.now();
     let cpus: number[] = [];
     if (spec.cpus && spec.cpus.length > 0) {
@@ -89,6 +97,7 @@ export class StageProcess {
     };
     this.session = await ort.InferenceSession.create(component.modelPath, options);
     this.component = component;
+    this.feedTypes = feedTypes;
     this.device = device;
     this.spinUs = spinUs;
     this.send({
@@ -101,83 +110,101 @@ export class StageProcess {
     });
   }
 
-  private async configure(
-    id: number,
-    batch: number,
-    sampleDims: readonly number[],
-    controlName: string,
-    producerList: readonly { device: number; channel: string }[],
-  ): Promise<void> {
+  private async configure(m: Extract<ToStage, { type: 'configure' }>): Promise<void> {
     const session = this.need(this.session, 'configure before load');
     const component = this.need(this.component, 'configure before load');
+    const feedTypes = this.need(this.feedTypes, 'configure before load');
     const old = this.binding;
     this.binding = undefined;
-    const control = old?.control.name === controlName ? old.control : ControlBlock.open(controlName);
+    this.idleWait?.abort();
+    const control = old?.control.name === m.control ? old.control : ControlBlock.open(m.control, m.layout);
     const producers = new Map<number, Channel>();
-    for (const p of producerList) {
+    for (const p of m.producers) {
       const reuse = old?.producers.get(p.device);
       producers.set(p.device, reuse && reuse.name === p.channel ? reuse : Channel.open(p.channel));
     }
-    const n = sampleDims.reduce((a, b) => a * b, 1);
-    const timestep = new Float32Array(batch);
     const fixedFeeds: Record<string, ort.Tensor> = {};
-    const boundary: [string, number, readonly [ort.Tensor, ort.Tensor]][] = [];
-    for (const input of component.inputs) this.bindInput(input, batch, n, sampleDims, control, producers, timestep, fixedFeeds, boundary);
+    const boundary: BoundaryFeed[] = [];
+    let setTimestep: (value: number) => void = () => undefined;
+    for (const input of component.inputs) {
+      if (input.kind === 'timestep') {
+        const meta = session.inputMetadata.find((x) => x.name === input.name);
+        const dims = timestepDims(meta?.isTensor ? meta.shape : undefined, m.batch);
+        const ts = timestepArray(feedTypes.timestepDtype, dims.reduce((a, b) => a * b, 1));
+        fixedFeeds[input.name] = new ort.Tensor(feedTypes.timestepDtype, ts.data, dims);
+        setTimestep = ts.fill;
+      } else {
+        this.bindInput(input, m, control, producers, fixedFeeds, boundary);
+      }
+    }
     // Probe once with whatever the slots hold to learn the output shapes, then allocate the
     // output channel so ORT can write into it directly from now on.
     const probeFeeds: Record<string, ort.Tensor> = { ...fixedFeeds };
-    for (const [name, , pair] of boundary) probeFeeds[name] = pair[0];
+    for (const f of boundary) probeFeeds[f.name] = f.perSlot[0]!;
     const probe = await session.run(probeFeeds);
     const specs: TensorSpec[] = component.outputs.map((name) => {
       const t = probe[name];
       if (!t) throw new Error(`component ${component.index} did not produce ${name}`);
       return { name, dtype: t.type as TensorSpec['dtype'], dims: [...t.dims] };
     });
-    const output = Channel.create({ label: `stage${this.device}-b${batch}-${Date.now().toString(36)}`, tensors: specs });
-    const fetches = ([0, 1] as const).map((slot) => {
+    const output = Channel.create({ label: `stage${this.device}-b${m.batch}-${Date.now().toString(36)}`, tensors: specs, slots: m.slots });
+    const fetches = Array.from({ length: m.slots }, (_, slot) => {
       const rec: Record<string, ort.Tensor> = {};
-      for (const t of output.slot(slot).tensors) rec[t.name] = new ort.Tensor(t.dtype, t.data as Float32Array, [...t.dims]);
+      for (const t of output.slot(slot).tensors) {
+        // Seed both slots with the probe's values: consumers probe next (configure goes producers
+        // first), and a shape tensor crossing a cut (int64 dims for a Reshape) must hold real
+        // dims then, not zeros. Later steps overwrite it with the same values.
+        (t.data as Float32Array).set(probe[t.name]!.data as Float32Array);
+        rec[t.name] = new ort.Tensor(t.dtype, t.data as Float32Array, [...t.dims]);
+      }
       return rec;
-    }) as unknown as readonly [Record<string, ort.Tensor>, Record<string, ort.Tensor>];
+    });
     if (old) {
       old.output.dispose();
       for (const [dev, ch] of old.producers) if (producers.get(dev) !== ch) ch.dispose();
       if (old.control !== control) old.control.dispose();
     }
-    this.binding = { control, output, producers, fixedFeeds, timestep, boundary, fetches, feedsBySlots: new Map() };
-    this.send({ type: 'configured', id, channel: output.name, outputs: specs });
+    this.binding = { control, output, producers, fixedFeeds, setTimestep, boundary, fetches, feedsBySlots: new Map() };
+    this.send({ type: 'configured', id: m.id, channel: output.name, outputs: specs });
     if (!this.loopRunning) void this.loop();
   }
 
   private bindInput(
-    input: ComponentInputSpec,
-    batch: number,
-    n: number,
-    sampleDims: readonly number[],
+    input: Exclude<ComponentInputSpec, { kind: 'timestep' }>,
+    m: {
+      readonly batch: number;
+      readonly rowOffset: number;
+      readonly deviceBase: number;
+      readonly sampleDims: readonly number[];
+      readonly conditioningDims: Readonly<Record<string, readonly number[]>>;
+    },
     control: ControlBlock,
     producers: Map<number, Channel>,
-    timestep: Float32Array,
     fixedFeeds: Record<string, ort.Tensor>,
-    boundary: [string, number, readonly [ort.Tensor, ort.Tensor]][],
+    boundary: BoundaryFeed[],
   ): void {
     switch (input.kind) {
-      case 'latent':
-        fixedFeeds[input.name] = new ort.Tensor('float32', control.latent.subarray(0, batch * n), [batch, ...sampleDims]);
+      case 'latent': {
+        // This stage's rows of the step's latent (a branch computes one slice of the batch).
+        const n = m.sampleDims.reduce((a, b) => a * b, 1);
+        const { dtype, data } = control.latent;
+        fixedFeeds[input.name] = new ort.Tensor(dtype, data.subarray(m.rowOffset * n, (m.rowOffset + m.batch) * n) as Float32Array, [m.batch, ...m.sampleDims]);
         return;
-      case 'timestep':
-        fixedFeeds[input.name] = new ort.Tensor('float32', timestep, [batch]);
+      }
+      case 'conditioning': {
+        const region = control.conditioning.get(input.name);
+        const dims = m.conditioningDims[input.name];
+        if (!region || !dims) throw Object.assign(new Error(`no conditioning ${input.name} in the control block`), { code: 'STAGE_PROTOCOL' });
+        const row = dims.slice(1).reduce((a, b) => a * b, 1);
+        fixedFeeds[input.name] = new ort.Tensor(region.dtype, region.data.subarray(m.rowOffset * row, (m.rowOffset + m.batch) * row) as Float32Array, [m.batch, ...dims.slice(1)]);
         return;
-      case 'class-labels':
-        fixedFeeds[input.name] = new ort.Tensor('int64', control.labels.subarray(0, batch), [batch]);
-        return;
+      }
       case 'boundary': {
-        const ch = producers.get(input.producer);
-        if (!ch) throw new Error(`no channel for producer device ${input.producer} (input ${input.name})`);
-        const pair = ([0, 1] as const).map((slot) => {
-          const v = ch.slot(slot).tensor(input.name);
-          return new ort.Tensor(v.dtype, v.data as Float32Array, [...v.dims]);
-        }) as unknown as readonly [ort.Tensor, ort.Tensor];
-        boundary.push([input.name, input.producer, pair]);
+        // Producers are named by component; this stage's branch holds them from `deviceBase` on.
+        const producer = m.deviceBase + input.producer;
+        const ch = producers.get(producer);
+        if (!ch) throw new Error(`no channel for producer device ${producer} (input ${input.name})`);
+        boundary.push(boundaryFeed(input.name, producer, ch));
         return;
       }
       default:
@@ -195,6 +222,7 @@ export class StageProcess {
     // block (a baseline read from the bell here could race with a dispatch already under way).
     let seen = b ? b.control.done(this.device).seq : 0;
     let busy = false;
+    let emptyWaits = 0;
     while (!this.stopping) {
       if (this.binding !== b) {
         const previous = b;
@@ -208,21 +236,40 @@ export class StageProcess {
       // Spin only while a generation is under way (the last wait was rung): an idle stage that
       // spun on every wake-up would steal a slice of its core from whatever else runs there
       // (measured: other engines' idle stages slowed a 2-thread ORT session below 1 thread).
-      const r = bell.wait(seen, { timeoutMs: 20, spinUs: busy ? this.spinUs : 0 });
+      // Idle (no request for IDLE_AFTER_EMPTY_WAITS short waits): sleep on the doorbell from a
+      // helper thread instead, so the event loop stays free for IPC without waking 50 times a
+      // second (an idle stage cost ~7.5% of a core that way). The first request after idle pays
+      // an async wake-up (tens of µs); requests within a generation keep the synchronous path.
+      let r: { readonly status: 'rung' | 'timed-out' | 'interrupted'; readonly seq: number };
+      if (emptyWaits >= IDLE_AFTER_EMPTY_WAITS) {
+        const wait = (this.idleWait = new AbortController());
+        try {
+          r = await bell.waitAsync(seen, { timeoutMs: IDLE_WAIT_MS, signal: wait.signal });
+        } catch (e) {
+          if (wait.signal.aborted) continue; // a new binding or a shutdown: look again at the top
+          throw e;
+        } finally {
+          this.idleWait = undefined;
+        }
+      } else {
+        r = bell.wait(seen, { timeoutMs: 20, spinUs: busy ? this.spinUs : 0 });
+      }
       busy = r.status === 'rung';
       if (r.status !== 'rung') {
+        if (r.status === 'timed-out') emptyWaits++;
         await yieldToLoop();
         continue;
       }
+      emptyWaits = 0;
       seen = r.seq;
       const wokeAtUs = monotonicUs();
       const req = b.control.readRequest(this.device);
       const t0 = performance.now();
       let ok = true;
       try {
-        b.timestep.fill(req.tValue);
+        b.setTimestep(req.tValue);
         b.output.beginWrite(req.run);
-        await session.run(feedsFor(b, req.producerRuns, this.device), b.fetches[req.run & 1]);
+        await session.run(feedsFor(b, req.producerRuns, req.weights, this.device), b.fetches[req.run % b.fetches.length]!);
         b.output.publish(req.run);
       } catch (e) {
         ok = false;
@@ -242,7 +289,7 @@ export class StageProcess {
       // A tiny real inference on the current bindings, into fresh outputs: the shared slots
       // (hidden states of a generation in progress) are not touched.
       const feeds: Record<string, ort.Tensor> = { ...b.fixedFeeds };
-      for (const [name, , pair] of b.boundary) feeds[name] = pair[0];
+      for (const f of b.boundary) feeds[f.name] = f.perSlot[0]!;
       await session.run(feeds);
     }
     this.send({ type: 'health', id, runMs: performance.now() - t0, inferred: b !== undefined, rssBytes: process.memoryUsage().rss, peakRssBytes: peakRss() });
@@ -251,6 +298,7 @@ export class StageProcess {
   dispose(): void {
     const b = this.binding;
     this.binding = undefined;
+    this.idleWait?.abort();
     if (b) {
       b.output.dispose();
       for (const ch of b.producers.values()) ch.dispose();
@@ -264,25 +312,10 @@ export class StageProcess {
   }
 }
 
-/**
- * The feeds of a request: inputs are views on the producers' slots named by their run numbers.
- * A producer's slot is its run's parity, so the feeds are cached per parity of each producer.
- */
-function feedsFor(b: Binding, producerRuns: readonly number[], device: number): Record<string, ort.Tensor> {
-  let mask = 0;
-  for (const [, producer] of b.boundary) {
-    const run = producerRuns[producer] ?? -1;
-    if (run < 0) throw new Error(`request for device ${device} names no run of producer ${producer}`);
-    mask |= (run & 1) << producer;
-  }
-  let feeds = b.feedsBySlots.get(mask);
-  if (!feeds) {
-    feeds = { ...b.fixedFeeds };
-    for (const [name, producer, pair] of b.boundary) feeds[name] = pair[((mask >> producer) & 1) as 0 | 1];
-    b.feedsBySlots.set(mask, feeds);
-  }
-  return feeds;
-}
+/** Short synchronous waits (20 ms each) without a request before a stage counts as idle. */
+const IDLE_AFTER_EMPTY_WAITS = 5;
+/** An idle stage's doorbell wait: it re-checks its binding this often even if nothing aborts the wait. */
+const IDLE_WAIT_MS = 1000;
 
 function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

@@ -4,6 +4,8 @@
  */
 export interface DataTypeMap {
   float32: Float32Array;
+  /** IEEE half floats as raw bits (Node 20 has no Float16Array; ONNX Runtime JS uses Uint16Array). */
+  float16: Uint16Array;
   int64: BigInt64Array;
   int32: Int32Array;
   uint8: Uint8Array;
@@ -22,6 +24,7 @@ interface TypedArrayCtor<A> {
 
 const CONSTRUCTORS: { readonly [D in DataType]: TypedArrayCtor<DataTypeMap[D]> } = {
   float32: Float32Array,
+  float16: Uint16Array,
   int64: BigInt64Array,
   int32: Int32Array,
   uint8: Uint8Array,
@@ -52,5 +55,6 @@ export function dataTypeOf(data: ArrayBufferView): DataType | undefined {
   if (data instanceof BigInt64Array) return 'int64';
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof Uint8Array) return 'uint8';
+  if (data instanceof Uint16Array) return 'float16';
   return undefined;
 }

@@ -14,6 +14,7 @@ export { add, axpby, clamp, maxAbsDiff, scale, sub } from './elementwise.js';
 export type { Seed } from './noise.js';
 export { checkSeed, gaussianNoise } from './noise.js';
 export { philox4x32 } from './philox.js';
+export { float16BitsToFloat32, float16ToFloat32, float32ToFloat16, float32ToFloat16Bits } from './float16.js';
 export type { TensorErrorCode } from './errors.js';
 export {
   DTypeMismatchError,

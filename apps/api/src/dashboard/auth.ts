@@ -1,75 +1,93 @@
-import { createHash } from 'node:crypto';
-
 import type { JobClient } from '@asyncdiff/queue';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import { ApiError } from '../errors.js';
-import { keyId } from '../http/auth.js';
+import { authRateLimited, bearerOf, type KeyRing } from '../http/auth.js';
+import type { AuthFailureLimiter } from '../http/auth-failures.js';
 import { readCookie, SESSION_COOKIE, sessionSigner, sharedSessionSecret, type SessionSigner } from './session.js';
 
 /** Header every state-changing dashboard call must carry (a cross-site form cannot set it). */
 export const ACTION_HEADER = 'x-asyncdiff-dashboard';
 
-/** Who is using the dashboard (`anonymous` when the API has no keys). */
+/** Who is using the dashboard (`keyId` null when the API has no keys). */
 export interface DashboardUser {
   readonly keyId: string | null;
   readonly via: 'open' | 'bearer' | 'cookie';
 }
 
+/** What a request's credentials amount to on the dashboard. */
+export type DashboardAccess =
+  | { readonly kind: 'user'; readonly user: DashboardUser }
+  /** A valid API key that is not an admin key. */
+  | { readonly kind: 'forbidden' }
+  /** No credentials, or ones that are not valid (`presented`: something was sent: a failure to count). */
+  | { readonly kind: 'anonymous'; readonly presented: boolean };
+
 /**
  * The dashboard's (and bull-board's) access check. With no API keys configured everything is
- * open, like the API. Otherwise a request needs `Authorization: Bearer <key>` or the session
- * cookie set by the login form (or a one-time `?key=` link); page loads without either are sent
- * to the login form, API calls get 401.
+ * open, like the API. Otherwise only admin keys get in: a request needs
+ * `Authorization: Bearer <admin key>` or the session cookie set by the login form (there is no
+ * key-in-the-URL login: URLs end up in logs and browser history). Page loads without either are
+ * sent to the login form, API calls get 401; a valid non-admin key gets 403. Failed attempts
+ * count against the client IP (429 past its budget).
  */
 export interface DashboardAuth {
   readonly enabled: boolean;
   signer(): Promise<SessionSigner>;
-  /** The user of a request, or undefined when it is not authenticated. */
-  userOf(req: Request): Promise<DashboardUser | undefined>;
+  access(req: Request): Promise<DashboardAccess>;
   /** `page`: redirect to the login form; `api`: 401 JSON. */
   require(kind: 'page' | 'api'): RequestHandler;
   /** Rejects state-changing calls without the action header (CSRF). */
   requireActionHeader(): RequestHandler;
 }
 
-/** Creates the access check over the API's keys (secret fetched from Redis on first use). */
-export function dashboardAuth(apiKeys: readonly string[], jobs: JobClient, loginPath: string): DashboardAuth {
-  const enabled = apiKeys.length > 0;
-  const known = new Map(apiKeys.map((k) => [createHash('sha256').update(k).digest('hex'), keyId(k)]));
+/** Creates the access check over the key ring (session secret fetched from Redis on first use). */
+export function dashboardAuth(ring: KeyRing, adminKeys: readonly string[], jobs: JobClient, failures: AuthFailureLimiter, loginPath: string): DashboardAuth {
+  const enabled = ring.enabled;
   let signerPromise: Promise<SessionSigner> | undefined;
   const signer = () => {
-    signerPromise ??= sharedSessionSecret(jobs).then((secret) => sessionSigner(apiKeys, secret));
+    signerPromise ??= sharedSessionSecret(jobs).then((secret) => sessionSigner(adminKeys, secret));
     signerPromise.catch(() => (signerPromise = undefined));
     return signerPromise;
   };
-  const userOf = async (req: Request): Promise<DashboardUser | undefined> => {
-    if (!enabled) return { keyId: null, via: 'open' };
-    const bearer = /^Bearer\s+([\x21-\x7e]{1,512})\s*$/i.exec(req.get('authorization') ?? '')?.[1];
-    if (bearer) {
-      const id = known.get(createHash('sha256').update(bearer).digest('hex'));
-      return id ? { keyId: id, via: 'bearer' } : undefined;
+  const access = async (req: Request): Promise<DashboardAccess> => {
+    if (!enabled) return { kind: 'user', user: { keyId: null, via: 'open' } };
+    const bearer = bearerOf(req);
+    if (bearer !== undefined) {
+      const entry = ring.lookup(bearer);
+      if (!entry) return { kind: 'anonymous', presented: true };
+      return entry.admin ? { kind: 'user', user: { keyId: entry.keyId, via: 'bearer' } } : { kind: 'forbidden' };
     }
-    const id = (await signer()).verify(readCookie(req.get('cookie'), SESSION_COOKIE));
-    return id ? { keyId: id, via: 'cookie' } : undefined;
+    const cookie = readCookie(req.get('cookie'), SESSION_COOKIE);
+    const sessions = await signer();
+    const id = sessions.verify(cookie);
+    if (id && ring.isAdminKeyId(id)) return { kind: 'user', user: { keyId: id, via: 'cookie' } };
+    // An expired session is no attack (a forged one, or a malformed Authorization header, is).
+    return { kind: 'anonymous', presented: (cookie !== undefined && cookie !== '' && !sessions.authentic(cookie)) || req.get('authorization') !== undefined };
   };
   return {
     enabled,
     signer,
-    userOf,
+    access,
     require(kind) {
       return (req: Request, res: Response, next: NextFunction) => {
-        userOf(req).then(
-          (user) => {
-            if (user) {
-              res.locals['dashboardUser'] = user;
+        const ip = req.ip ?? 'unknown';
+        const blocked = enabled ? failures.blocked(ip) : undefined;
+        if (blocked !== undefined) return next(authRateLimited(blocked));
+        access(req).then(
+          async (result) => {
+            if (result.kind === 'user') {
+              res.locals['dashboardUser'] = result.user;
               return next();
             }
+            if (result.kind === 'forbidden') return next(new ApiError('FORBIDDEN', 'the dashboard takes admin keys only', 'Authorization'));
+            const wait = result.presented ? await failures.fail(ip) : undefined;
+            if (wait !== undefined) return next(authRateLimited(wait));
             if (kind === 'page' && req.method === 'GET') {
               res.redirect(303, `${loginPath}?${new URLSearchParams({ next: req.originalUrl })}`);
               return;
             }
-            next(new ApiError('UNAUTHORIZED', 'log in to the dashboard, or send "Authorization: Bearer <API key>"', 'Authorization'));
+            next(new ApiError('UNAUTHORIZED', 'log in to the dashboard, or send "Authorization: Bearer <admin key>"', 'Authorization'));
           },
           (err: unknown) => next(err),
         );

@@ -1,4 +1,4 @@
-import { assertNever, type JobClient, type JobEvent, type Unsubscribe } from '@asyncdiff/queue';
+import { assertNever, type JobClient, type JobEvent, type JobPreview, type Unsubscribe } from '@asyncdiff/queue';
 
 import type { Logger } from '../deps.js';
 import type { DashboardSnapshot } from './snapshot.js';
@@ -7,7 +7,8 @@ import type { DashboardSnapshot } from './snapshot.js';
 export type FeedMessage =
   | { readonly event: 'snapshot'; readonly data: DashboardSnapshot }
   | { readonly event: 'job'; readonly data: { readonly jobId: string; readonly kind: string; readonly status: string; readonly at: string; readonly error?: { code: string; message: string } } }
-  | { readonly event: 'progress'; readonly data: { readonly jobId: string; readonly step: number; readonly steps: number; readonly percent: number } };
+  | { readonly event: 'progress'; readonly data: { readonly jobId: string; readonly step: number; readonly steps: number; readonly percent: number } }
+  | { readonly event: 'preview'; readonly data: { readonly jobId: string } & JobPreview };
 
 /** Options of `createDashboardFeed`. */
 export interface DashboardFeedOptions {
@@ -21,8 +22,8 @@ export interface DashboardFeedOptions {
 }
 
 /**
- * One live feed per API process, shared by every open dashboard: job state and progress events
- * are forwarded at once; a fresh snapshot (queues, hosts, batches, jobs, gallery) is built at most
+ * One live feed per API process, shared by every open dashboard: job state, progress and preview
+ * events are forwarded at once; a fresh snapshot (queues, hosts, batches, jobs, gallery) is built at most
  * every `minIntervalMs` after something changed, and every `refreshMs` regardless. It only works
  * while someone watches: the first subscriber starts it, the last one stops it.
  */
@@ -85,6 +86,9 @@ export function createDashboardFeed(options: DashboardFeedOptions): DashboardFee
         return;
       case 'progress':
         broadcast({ event: 'progress', data: { jobId: event.jobId, step: event.progress.step, steps: event.progress.steps, percent: event.progress.percent } });
+        return;
+      case 'preview':
+        broadcast({ event: 'preview', data: { jobId: event.jobId, step: event.step, steps: event.steps, mime: event.mime, width: event.width, height: event.height, data: event.data } });
         return;
       case 'cancel-requested':
         dirty = true;

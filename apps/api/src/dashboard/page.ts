@@ -19,6 +19,8 @@ export const DASHBOARD_CSP = "default-src 'self'; script-src 'self'; style-src '
  */
 export function dashboardPage(input: { basePath: string; snapshot: DashboardSnapshot; authEnabled: boolean; bullBoardPath: string }): string {
   const { basePath } = input;
+  const chart = (id: string, title: string) =>
+    `<figure class="chart"><figcaption>${escapeHtml(title)} <span class="muted mono" data-chart-title="${id}"></span></figcaption><div class="plot" data-chart="${id}"><p class="empty">Loading…</p></div></figure>`;
   const section = (id: string, title: string, extra = '') =>
     `<section id="${id}" class="panel"><h2>${escapeHtml(title)}${extra}</h2><div class="body" data-section="${id}"><p class="empty">Loading…</p></div></section>`;
   return `<!doctype html>
@@ -28,7 +30,9 @@ export function dashboardPage(input: { basePath: string; snapshot: DashboardSnap
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>asyncdiff fleet — dashboard</title>
 <link rel="icon" href="data:,">
+<link rel="stylesheet" href="${basePath}/assets/uplot.min.css">
 <link rel="stylesheet" href="${basePath}/assets/dashboard.css">
+<script src="${basePath}/assets/uplot.iife.min.js"></script>
 <script type="module" src="${basePath}/assets/dashboard.js"></script>
 </head>
 <body data-base="${escapeHtml(basePath)}">
@@ -43,6 +47,12 @@ export function dashboardPage(input: { basePath: string; snapshot: DashboardSnap
 <section id="found" class="panel" hidden><h2>Search result <button type="button" id="found-close" class="small">×</button></h2><div class="body" data-section="found"></div></section>
 <main>
 ${section('queues', 'Queues')}
+<section id="charts" class="panel"><h2>Last hour and running jobs</h2><div class="charts">
+  ${chart('queue-depth', 'Queue depth (sampled each minute)')}
+  ${chart('throughput', 'Jobs finished per minute (BullMQ metrics)')}
+  ${chart('step-histogram', 'Step time per model and mode (share of steps)')}
+  ${chart('stage-timeline', 'Running job: where each step’s time goes (ms)')}
+</div></section>
 ${section('hosts', 'GPU hosts')}
 ${section('batches', 'Batches')}
 ${section('jobs', 'Recent jobs')}

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 import { isBatchId, isJobId, JOB_KINDS, type JobClient, type JobKind } from '@asyncdiff/queue';
 import express, { Router, type Request, type Response } from 'express';
@@ -7,7 +9,7 @@ import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { viewOf, type RouteContext } from '../routes/context.js';
 import { toBatchView } from '../views/batch-view.js';
-import { dashboardAuth, safeNext, sessionCookie, type DashboardAuth } from './auth.js';
+import { dashboardAuth, safeNext, sessionCookie, type DashboardAuth, type DashboardUser } from './auth.js';
 import { createDashboardFeed, type DashboardFeed, type FeedMessage } from './feed.js';
 import { DASHBOARD_CSP, dashboardPage, loginPage } from './page.js';
 import { snapshotBuilder } from './snapshot.js';
@@ -15,12 +17,22 @@ import { snapshotBuilder } from './snapshot.js';
 /** Where the dashboard lives. */
 export const DASHBOARD_PATH = '/dashboard';
 
-/** The static files of the client (no build step: plain ES module + CSS, see assets/README.md). */
-const ASSETS: Readonly<Record<string, string>> = {
-  'dashboard.js': 'text/javascript; charset=utf-8',
-  'dashboard.css': 'text/css; charset=utf-8',
-};
 const ASSET_DIR = new URL('../../assets/', import.meta.url);
+const fromPackage = (file: string) => pathToFileURL(createRequire(import.meta.url).resolve(file));
+const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+
+/**
+ * The static files of the client (no build step: plain ES modules + CSS, see assets/README.md),
+ * and uPlot as npm installed it: the page never loads anything from another origin.
+ */
+const ASSETS: Readonly<Record<string, { type: string; file: URL }>> = {
+  'dashboard.js': { type: JS, file: new URL('dashboard.js', ASSET_DIR) },
+  'dashboard-charts.js': { type: JS, file: new URL('dashboard-charts.js', ASSET_DIR) },
+  'dashboard.css': { type: CSS, file: new URL('dashboard.css', ASSET_DIR) },
+  'uplot.iife.min.js': { type: JS, file: fromPackage('uplot/dist/uPlot.iife.min.js') },
+  'uplot.min.css': { type: CSS, file: fromPackage('uplot/dist/uPlot.min.css') },
+};
 
 type Queue = ReturnType<JobClient['bullQueues']>[number];
 
@@ -33,12 +45,12 @@ export interface Dashboard {
 
 /**
  * The ops dashboard under `/dashboard`: the page, its login, a JSON snapshot, an SSE stream of
- * live updates, and the actions (pause/resume/clean/retry/cancel). Same API keys as `/v1`
- * (see `dashboardAuth`); actions need the `X-Asyncdiff-Dashboard: 1` header.
+ * live updates, and the actions (pause/resume/clean/retry/cancel). Admin keys only while keys
+ * are configured (see `dashboardAuth`); actions need the `X-Asyncdiff-Dashboard: 1` header.
  */
 export function dashboardRouter(ctx: RouteContext, options: { bullBoardPath: string }): Dashboard {
   const router = Router();
-  const auth = dashboardAuth(ctx.options.apiKeys, ctx.jobs, `${DASHBOARD_PATH}/login`);
+  const auth = dashboardAuth(ctx.keys, ctx.options.apiAdminKeys, ctx.jobs, ctx.authFailures, `${DASHBOARD_PATH}/login`);
   const build = snapshotBuilder({ jobs: ctx.jobs, batches: ctx.batches, urlFor: ctx.urlFor, outputUrlExpiresInSec: ctx.options.outputUrlExpiresInSec });
   const feed = createDashboardFeed({ jobs: ctx.jobs, build, logger: ctx.logger });
   const page = auth.require('page');
@@ -55,24 +67,34 @@ export function dashboardRouter(ctx: RouteContext, options: { bullBoardPath: str
 
   router.get('/assets/:file', async (req, res) => {
     const file = String(req.params['file']);
-    const type = ASSETS[file];
-    if (!type) throw new ApiError('NOT_FOUND', `no asset ${file}`, 'path');
-    res.type(type).setHeader('Cache-Control', 'no-cache');
-    res.send(await readFile(new URL(file, ASSET_DIR)));
+    const asset = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined;
+    if (!asset) throw new ApiError('NOT_FOUND', `no asset ${file}`, 'path');
+    res.type(asset.type).setHeader('Cache-Control', 'no-cache');
+    res.send(await readFile(asset.file));
   });
 
   router.get('/login', async (req, res) => {
     const next = safeNext(req.query['next'], DASHBOARD_PATH);
-    if (!auth.enabled || (await auth.userOf(req))) return res.redirect(303, next);
+    if (!auth.enabled || (await auth.access(req)).kind === 'user') return res.redirect(303, next);
     res.type('html').send(loginPage({ basePath: DASHBOARD_PATH, next }));
   });
 
   router.post('/login', express.urlencoded({ extended: false, limit: 4096 }), async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body['next'], DASHBOARD_PATH);
+    const ip = req.ip ?? 'unknown';
+    const tooMany = (seconds: number) => {
+      res.setHeader('Retry-After', String(seconds));
+      res.status(429).type('html').send(loginPage({ basePath: DASHBOARD_PATH, next, error: `Too many failed attempts; try again in ${seconds} s.` }));
+    };
+    const blocked = ctx.authFailures.blocked(ip);
+    if (blocked !== undefined) return tooMany(blocked);
+    // Sessions are only ever issued for admin keys.
     const token = typeof body['key'] === 'string' ? (await auth.signer()).issue(body['key']) : undefined;
     if (!token) {
-      res.status(401).type('html').send(loginPage({ basePath: DASHBOARD_PATH, next, error: 'Unknown API key.' }));
+      const wait = await ctx.authFailures.fail(ip);
+      if (wait !== undefined) return tooMany(wait);
+      res.status(401).type('html').send(loginPage({ basePath: DASHBOARD_PATH, next, error: 'Unknown API key, or not an admin key.' }));
       return;
     }
     res.setHeader('Set-Cookie', sessionCookie(token, (await auth.signer()).ttlMs, secure(req)));
@@ -84,30 +106,10 @@ export function dashboardRouter(ctx: RouteContext, options: { bullBoardPath: str
     res.redirect(303, `${DASHBOARD_PATH}/login`);
   });
 
-  router.get('/', async (req, res, next) => {
-    // `?key=<API key>` bootstrap (links from ops tooling): trade the key for the cookie, then
-    // reload without it so it leaves the address bar and history.
-    const key = req.query['key'];
-    if (auth.enabled && typeof key === 'string') {
-      const token = (await auth.signer()).issue(key);
-      if (!token) {
-        res.status(401).type('html').send(loginPage({ basePath: DASHBOARD_PATH, next: DASHBOARD_PATH, error: 'Unknown API key in the link.' }));
-        return;
-      }
-      res.setHeader('Set-Cookie', sessionCookie(token, (await auth.signer()).ttlMs, secure(req)));
-      res.redirect(303, DASHBOARD_PATH);
-      return;
-    }
-    page(req, res, (err?: unknown) => {
-      if (err) return next(err);
-      build().then(
-        (snapshot) => {
-          res.setHeader('Cache-Control', 'no-store');
-          res.type('html').send(dashboardPage({ basePath: DASHBOARD_PATH, snapshot, authEnabled: auth.enabled, bullBoardPath: options.bullBoardPath }));
-        },
-        (e: unknown) => next(e),
-      );
-    });
+  router.get('/', page, async (_req, res) => {
+    const snapshot = await build();
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(dashboardPage({ basePath: DASHBOARD_PATH, snapshot, authEnabled: auth.enabled, bullBoardPath: options.bullBoardPath }));
   });
 
   router.get('/api/snapshot', api, async (_req, res) => {
@@ -116,30 +118,15 @@ export function dashboardRouter(ctx: RouteContext, options: { bullBoardPath: str
   });
 
   router.get('/api/stream', api, async (req, res) => {
-    res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    res.flushHeaders();
-    let seq = 0;
-    let closed = false;
-    const send = (m: FeedMessage) => {
-      if (!closed) res.write(`id: ${++seq}\nevent: ${m.event}\ndata: ${JSON.stringify(m.data)}\n\n`);
-    };
-    const heartbeat = setInterval(() => !closed && res.write(': keep-alive\n\n'), ctx.options.sseHeartbeatMs);
-    let unsubscribe: (() => void) | undefined;
-    const cleanup = () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(heartbeat);
-      unsubscribe?.();
-    };
-    req.on('close', cleanup);
-    res.on('close', cleanup);
+    const user = res.locals['dashboardUser'] as DashboardUser | undefined;
+    const slot = ctx.sse.reserve(`dashboard:${user?.keyId ?? req.ip ?? 'unknown'}`);
+    const stream = slot.start(res);
     try {
-      unsubscribe = await feed.subscribe(send);
-      if (closed) unsubscribe();
+      const unsubscribe = await feed.subscribe((m: FeedMessage) => void stream.send(m.event, m.data));
+      stream.onClose(unsubscribe);
     } catch (err) {
-      cleanup();
       ctx.logger.warn('dashboard stream failed', err);
-      res.end();
+      stream.close();
     }
   });
 

@@ -9,7 +9,7 @@ export const SESSION_COOKIE = 'asyncdiff_session';
 
 /**
  * Dashboard sessions for browsers, which cannot send `Authorization: Bearer` on a page load or
- * an EventSource: after a login with an API key the browser holds an HttpOnly, SameSite=Strict
+ * an EventSource: after a login with an admin key the browser holds an HttpOnly, SameSite=Strict
  * cookie `v1.<key id>.<expiry ms>.<HMAC-SHA256>` — never the key itself. The HMAC secret is
  * shared by every API process through Redis, so any replica accepts the cookie; a session ends
  * at its expiry, or at once when its key is removed from `API_KEYS`.
@@ -19,6 +19,8 @@ export interface SessionSigner {
   issue(key: string, now?: number): string | undefined;
   /** The key id of a valid, unexpired session whose key is still configured. */
   verify(token: string | undefined, now?: number): string | undefined;
+  /** Whether `token` was signed by us at all (an expired or revoked session still was: no attack). */
+  authentic(token: string | undefined): boolean;
   readonly ttlMs: number;
 }
 
@@ -27,6 +29,15 @@ export function sessionSigner(apiKeys: readonly string[], secret: string, ttlMs 
   const byHash = new Map(apiKeys.map((k) => [createHash('sha256').update(k).digest('hex'), keyId(k)]));
   const ids = new Set(byHash.values());
   const mac = (payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
+  const signed = (token: string | undefined): string[] | undefined => {
+    if (!token || token.length > 200) return undefined;
+    const parts = token.split('.');
+    if (parts.length !== 4 || parts[0] !== 'v1') return undefined;
+    const [, id = '', exp = '', sig = ''] = parts;
+    const expected = Buffer.from(mac(`v1.${id}.${exp}`));
+    const given = Buffer.from(sig);
+    return given.length === expected.length && timingSafeEqual(given, expected) ? parts : undefined;
+  };
   return {
     ttlMs,
     issue(key, now = Date.now()) {
@@ -36,16 +47,13 @@ export function sessionSigner(apiKeys: readonly string[], secret: string, ttlMs 
       return `${payload}.${mac(payload)}`;
     },
     verify(token, now = Date.now()) {
-      if (!token || token.length > 200) return undefined;
-      const parts = token.split('.');
-      if (parts.length !== 4 || parts[0] !== 'v1') return undefined;
-      const [, id = '', exp = '', sig = ''] = parts;
-      const expected = Buffer.from(mac(`v1.${id}.${exp}`));
-      const given = Buffer.from(sig);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+      const parts = signed(token);
+      if (!parts) return undefined;
+      const [, id = '', exp = ''] = parts;
       if (!/^\d+$/.test(exp) || Number(exp) <= now || !ids.has(id)) return undefined;
       return id;
     },
+    authentic: (token) => signed(token) !== undefined,
   };
 }
 

@@ -3,16 +3,20 @@ import {
   JOB_KINDS,
   listHostStatuses,
   queueWindowStats,
+  STEP_SECONDS_BUCKETS,
+  summarizeFromCounters,
   type BatchClient,
   type HostStatus,
   type JobClient,
   type JobKind,
   type JobRecord,
   type QueueWindowStats,
+  type StepTimeHistogram,
 } from '@asyncdiff/queue';
 
 import type { UrlFor } from '../deps.js';
 import { toBatchView, type BatchView } from '../views/batch-view.js';
+import { historyReader, type QueueHistory } from './history.js';
 
 /** One queue on the dashboard. */
 export interface QueueRow {
@@ -71,6 +75,35 @@ export interface DashboardSnapshot {
   readonly jobs: readonly JobRow[];
   readonly failed: readonly JobRow[];
   readonly gallery: readonly GalleryItem[];
+  /** Queue depth and completions per minute over the last hour (the charts). */
+  readonly history: QueueHistory;
+  /** Step times by model and mode, summed over live hosts since they started (the histogram chart). */
+  readonly stepTimes: StepTimes;
+}
+
+/** Step-time histograms of the fleet: `counts[i]` steps fell in bucket i (≤ `bucketsSec[i]`; the last: above all). */
+export interface StepTimes {
+  readonly bucketsSec: readonly number[];
+  readonly series: readonly StepTimeHistogram[];
+}
+
+/** Sums the hosts' step-time histograms per model and mode (hosts count their own steps, so sums do not double count). */
+export function fleetStepTimes(hosts: readonly HostStatus[]): StepTimes {
+  const byKey = new Map<string, { model: string; mode: StepTimeHistogram['mode']; counts: number[]; sumSec: number; count: number }>();
+  for (const h of hosts) {
+    for (const t of h.stepTimes ?? []) {
+      const key = `${t.model}\u0000${t.mode}`;
+      let sum = byKey.get(key);
+      if (!sum) byKey.set(key, (sum = { model: t.model, mode: t.mode, counts: new Array<number>(STEP_SECONDS_BUCKETS.length + 1).fill(0), sumSec: 0, count: 0 }));
+      t.counts.forEach((c, i) => {
+        if (i < sum.counts.length) sum.counts[i] = (sum.counts[i] ?? 0) + c;
+      });
+      sum.sumSec += t.sumSec;
+      sum.count += t.count;
+    }
+  }
+  const series = [...byKey.values()].sort((a, b) => a.model.localeCompare(b.model) || a.mode.localeCompare(b.mode));
+  return { bucketsSec: STEP_SECONDS_BUCKETS, series };
 }
 
 /** What building a snapshot needs. */
@@ -96,10 +129,11 @@ export function snapshotBuilder(source: SnapshotSource): () => Promise<Dashboard
     return byKind;
   };
 
+  const history = historyReader(source.jobs);
   return async () => {
     const { jobs, batches } = source;
     const now = Date.now();
-    const [stats_, hosts, running, recent, failed, succeeded, batchPage] = await Promise.all([
+    const [stats_, hosts, running, recent, failed, succeeded, batchPage, history_] = await Promise.all([
       lastHour(),
       listHostStatuses(jobs.redis, jobs.keys.prefix),
       jobs.list({ status: 'running', limit: 20 }),
@@ -107,6 +141,7 @@ export function snapshotBuilder(source: SnapshotSource): () => Promise<Dashboard
       jobs.list({ status: 'failed', limit: 15 }),
       jobs.list({ status: 'succeeded', limit: 12 }),
       batches ? batches.list({ limit: 8 }) : Promise.resolve({ batches: [], nextCursor: null }),
+      history(),
     ]);
     const queues: QueueRow[] = [];
     for (const q of [...jobs.bullQueues(), ...(batches ? [batches.queue] : [])]) {
@@ -117,7 +152,8 @@ export function snapshotBuilder(source: SnapshotSource): () => Promise<Dashboard
     }
     const batchViews: BatchView[] = [];
     for (const b of batchPage.batches) {
-      const s = await batches?.summary(b.id, { failedLimit: 5 });
+      // Counters on the record: refreshing the page every second never reads every child.
+      const s = summarizeFromCounters(b, now) ?? (await batches?.summary(b.id, { failedLimit: 5 }));
       if (s) batchViews.push(await toBatchView(s, source.urlFor, source.outputUrlExpiresInSec, now));
     }
     const gallery: GalleryItem[] = [];
@@ -129,6 +165,7 @@ export function snapshotBuilder(source: SnapshotSource): () => Promise<Dashboard
         gallery.push({ jobId: job.id, kind: output.kind, contentType: output.contentType, url, prompt: job.spec.prompt, seed: job.spec.seed });
       }
     }
+    const live = hosts.filter((h) => now - h.lastHeartbeatAt <= 3 * h.heartbeatIntervalMs);
     return {
       at: new Date(now).toISOString(),
       queues,
@@ -137,6 +174,8 @@ export function snapshotBuilder(source: SnapshotSource): () => Promise<Dashboard
       jobs: recentJobs(running.jobs, recent.jobs, 25).map(jobRow),
       failed: failed.jobs.map(jobRow),
       gallery,
+      history: history_,
+      stepTimes: fleetStepTimes(live),
     };
   };
 }

@@ -1,24 +1,27 @@
 import type { NextFunction, Request, Response } from 'express';
 
-import type { Logger } from '../deps.js';
 import { ApiError, toApiError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { requestIdOf, requestLog } from './request-log.js';
 
 /**
- * The last middleware: every error becomes `{error: {code, message, field}}` with the status
- * `HTTP_STATUS` gives its code. Server faults are logged; client mistakes are not.
+ * The last middleware: every error becomes `{error: {code, message, field, requestId}}` with the
+ * status `HTTP_STATUS` gives its code; `requestId` is the `X-Request-Id` of the response, so a
+ * client's bug report points at the server's log lines. Server faults are logged; client
+ * mistakes are not.
  */
 export function errorHandler(logger: Logger) {
   // Express recognises error handlers by their four parameters.
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const error = toApiError(err);
-    if (error.status >= 500) logger.error(`${req.method} ${req.originalUrl} failed:`, error.cause ?? error);
+    if (error.status >= 500) requestLog(res, logger).error(`${req.method} ${redactQuery(req.originalUrl)} failed:`, error.cause ?? error);
     if (res.headersSent) {
       // A stream (SSE) already started: all we can do is end it.
       res.end();
       return;
     }
     for (const [name, value] of Object.entries(error.extra.headers ?? {})) res.setHeader(name, value);
-    res.status(error.status).json(error.toJSON());
+    res.status(error.status).json(error.body(requestIdOf(res)));
   };
 }
 
@@ -32,4 +35,13 @@ export function notFound(allowedMethods: (path: string) => readonly string[]) {
     }
     next(new ApiError('NOT_FOUND', `no route for ${req.method} ${req.path}`, 'path'));
   };
+}
+
+/**
+ * A URL fit for logs: the query string replaced by `?[redacted]`, since it may carry signatures
+ * of file URLs, cursors, or credentials a client put there by mistake.
+ */
+export function redactQuery(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q)}?[redacted]`;
 }

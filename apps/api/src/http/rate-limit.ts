@@ -1,65 +1,69 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { JobClient } from '@asyncdiff/queue';
 
+import type { Logger } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { clientOf } from './auth.js';
+import { retryAfterSec, type TokenBucket } from './token-bucket.js';
 
 /**
- * Token bucket in Redis, timed by the Redis server's clock, so every API process shares one
- * bucket per client. Returns {allowed 0|1, retryAfterMs, tokensLeft}.
- * KEYS: bucket   ARGV: capacity, refillPerSec, cost
+ * Per-client request limiting (client = API key, or IP without auth): each request costs one
+ * token; 429 RATE_LIMITED with `Retry-After` when the bucket is empty;
+ * `RateLimit-Limit`/`RateLimit-Remaining` on every answer. If Redis fails the request is let
+ * through: availability over strictness. `bucket` undefined: no limit.
  */
-const TOKEN_BUCKET = `
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1]) or capacity
-local ts = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate / 1000)
-local allowed = 0
-local retry = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
-else
-  retry = math.ceil((cost - tokens) * 1000 / rate)
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity * 1000 / rate) + 1000)
-return {allowed, retry, math.floor(tokens)}
-`;
-
-/** Settings of `rateLimit`. */
-export interface RateLimitConfig {
-  readonly redis: JobClient['redis'];
-  /** Builds the bucket key from a client id (so it shares the queue's key prefix). */
-  readonly keyFor: (clientId: string) => string;
-  readonly burst: number;
-  readonly perSec: number;
-}
-
-/**
- * Per-client rate limiting (client = API key, or IP without auth): 429 with `Retry-After` when
- * the bucket is empty; `RateLimit-Limit`/`RateLimit-Remaining` on every answer. If Redis fails
- * the request is let through: availability over strictness.
- */
-export function rateLimit(config: RateLimitConfig) {
+export function rateLimit(bucket: TokenBucket | undefined) {
   return async (_req: Request, res: Response, next: NextFunction): Promise<void> => {
-    if (config.burst <= 0) return next();
-    let result: [number, number, number];
+    if (!bucket) return next();
+    let result;
     try {
-      result = (await config.redis.eval(TOKEN_BUCKET, 1, config.keyFor(clientOf(res).id), config.burst, config.perSec, 1)) as [number, number, number];
+      result = await bucket.take(clientOf(res).id, 1);
     } catch {
       return next();
     }
-    const [allowed, retryAfterMs, left] = result;
-    res.setHeader('RateLimit-Limit', String(config.burst));
-    res.setHeader('RateLimit-Remaining', String(Math.max(0, left)));
-    if (allowed === 1) return next();
-    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    res.setHeader('RateLimit-Limit', String(bucket.capacity));
+    res.setHeader('RateLimit-Remaining', String(Math.max(0, result.tokensLeft)));
+    if (result.allowed) return next();
+    const seconds = retryAfterSec(result.retryAfterMs);
     next(new ApiError('RATE_LIMITED', `rate limit exceeded; retry in ${seconds} s`, null, { headers: { 'Retry-After': String(seconds) } }));
+  };
+}
+
+/**
+ * Charges submissions by their work units (see `workUnits` in the queue) from a second bucket
+ * per client, so one 5,000-child batch costs what 5,000 jobs cost. Used as the queue's `admit`
+ * hook (after validation, before anything is written); `refund` gives units back when nothing
+ * was created after all (an idempotent replay, a queued-work cap).
+ */
+export interface WorkCharger {
+  /** Throws WORK_TOO_LARGE (never fits the bucket) or WORK_RATE_LIMITED (429, Retry-After). */
+  charge(clientId: string, units: number): Promise<void>;
+  refund(clientId: string, units: number): Promise<void>;
+}
+
+/** A charger over `bucket` (undefined: work is not rate-limited). Redis failures let work through. */
+export function workCharger(bucket: TokenBucket | undefined, logger: Logger): WorkCharger {
+  return {
+    async charge(clientId, units) {
+      if (!bucket) return;
+      if (units > bucket.capacity) {
+        throw new ApiError('WORK_TOO_LARGE', `this request needs ${units} work units, more than the ${bucket.capacity} one client may spend at once; split it`, 'body');
+      }
+      let result;
+      try {
+        result = await bucket.take(clientId, units);
+      } catch (err) {
+        logger.warn('work rate limiter unavailable; admitting', err);
+        return;
+      }
+      if (result.allowed) return;
+      const seconds = retryAfterSec(result.retryAfterMs);
+      throw new ApiError('WORK_RATE_LIMITED', `this request needs ${units} work units; ${result.tokensLeft} are available now, enough in ${seconds} s`, 'body', {
+        headers: { 'Retry-After': String(seconds) },
+      });
+    },
+    async refund(clientId, units) {
+      if (!bucket || units <= 0) return;
+      await bucket.take(clientId, -units).catch((err: unknown) => logger.warn('work refund failed', err));
+    },
   };
 }

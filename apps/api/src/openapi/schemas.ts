@@ -1,6 +1,8 @@
 import { BATCH_STATUSES, JOB_STATUSES, jobSpecSchema, OUTPUT_FORMATS, SCHEDULERS, type BatchStatus, type JobStatus } from '@asyncdiff/queue';
 import { z } from 'zod';
 
+import { HTTP_STATUS, type ApiErrorCode } from '../errors.js';
+
 /**
  * zod schemas of the API's responses. They feed the OpenAPI document and the tests validate real
  * responses against them, so the document cannot drift from what the server sends.
@@ -13,7 +15,7 @@ export const jobViewSchema = z.object({
   id: z.string().describe('Job id: `job_` + a ULID; sorts by creation time.'),
   type: z.enum(['image', 'video']),
   status,
-  spec: jobSpecSchema.describe('The resolved spec: defaults filled in, seed drawn, prompt resolved to classId.'),
+  spec: jobSpecSchema.describe('The resolved spec: defaults filled in, seed drawn; class prompts resolved to classId, text prompts kept with their `text` side.'),
   progress: z.object({ step: z.number().int(), steps: z.number().int(), percent: z.number(), phase: z.string().optional() }),
   queuePosition: z.number().int().positive().nullable().describe('1 = next to run; null unless queued and waiting in line.'),
   createdAt: isoTime,
@@ -23,17 +25,24 @@ export const jobViewSchema = z.object({
   attempts: z.number().int().nonnegative(),
   host: z.string().nullable(),
   cancelRequested: z.boolean(),
+  expiresAt: isoTime
+    .nullable()
+    .describe('When the outputs are removed (OUTPUT_RETENTION_DAYS after the job ended); null while running or when outputs are kept until removed by hand.'),
   outputs: z.array(
     z.object({
       key: z.string(),
-      url: z.string().nullable(),
+      url: z.string().nullable().describe('A signed, expiring URL; null without storage, and once the output has expired.'),
       contentType: z.string(),
       bytes: z.number().int().nonnegative(),
       sha256: z.string(),
       kind: z.enum(['image', 'video', 'sidecar']),
+      expiresAt: isoTime.nullable().describe("The job's expiresAt."),
     }),
   ),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  warnings: z
+    .array(z.object({ code: z.string(), field: z.string(), message: z.string() }))
+    .describe('What the run noticed about the request: PROMPT_TRUNCATED / NEGATIVE_PROMPT_TRUNCATED when a text prompt was cut to the encoder\'s 77 tokens.'),
   batchId: z.string().nullable(),
   retryOf: z.string().nullable().describe('The failed or canceled job this one re-runs (same spec).'),
   retriedBy: z.string().nullable().describe('The job that re-runs this one.'),
@@ -50,10 +59,13 @@ export const jobListSchema = z.object({
 /** Every 4xx/5xx body. */
 export const errorSchema = z.object({
   error: z.object({
-    code: z.string().describe('Stable machine-readable code, e.g. INVALID_SPEC, JOB_NOT_FOUND, RATE_LIMITED.'),
+    code: z
+      .enum(Object.keys(HTTP_STATUS) as [ApiErrorCode, ...ApiErrorCode[]])
+      .describe(`Stable machine-readable code; its HTTP status: ${Object.entries(HTTP_STATUS).map(([c, st]) => `${c} ${st}`).join(', ')}.`),
     message: z.string(),
     field: z.string().nullable().describe('The offending input: a body path (`output.format`), a parameter, a header, or `body`.'),
     issues: z.array(z.object({ field: z.string(), code: z.string(), message: z.string() })).optional(),
+    requestId: z.string().describe('The `X-Request-Id` of this response (yours if you sent a well-formed one): quote it when reporting a problem; the server logs it on every line of the request.'),
   }),
 });
 
@@ -63,11 +75,16 @@ export const modelListSchema = z.object({
     z.object({
       name: z.string(),
       kind: z.enum(['image', 'video']),
-      version: z.number().int(),
+      format: z.enum(['asyncdiff', 'diffusers']).describe('asyncdiff: our class-conditional packages; diffusers: a Stable Diffusion–class ONNX export.'),
+      version: z.union([z.number().int(), z.string()]),
       description: z.string(),
-      sample: z.object({ dims: z.array(z.number().int()), frames: z.number().int(), height: z.number().int(), width: z.number().int() }),
-      prompts: z.array(z.object({ classId: z.number().int(), label: z.string(), aliases: z.array(z.string()) })),
-      defaults: z.object({ steps: z.number().int(), guidance: z.number(), scheduler: z.enum(SCHEDULERS) }),
+      takesText: z.boolean().describe('Whether `prompt` is free text (with `negativePrompt`, `width`, `height`) or one of `prompts`.'),
+      sample: z.object({ dims: z.array(z.number().int()), frames: z.number().int(), height: z.number().int(), width: z.number().int() }).describe('Denoiser sample at the default size.'),
+      resolution: z
+        .object({ width: z.number().int(), height: z.number().int(), min: z.number().int(), max: z.number().int(), multiple: z.number().int(), scale: z.number().int() })
+        .describe('Default output size before `output.scale`; text models accept width/height multiples of `multiple` within [min, max]; `scale` is the default `output.scale`.'),
+      prompts: z.array(z.object({ classId: z.number().int(), label: z.string(), aliases: z.array(z.string()) })).describe('Class-conditional models: the prompts they accept (empty for text models).'),
+      defaults: z.object({ steps: z.number().int(), guidance: z.number(), scheduler: z.enum(SCHEDULERS), timeoutSec: z.number().int() }),
       outputFormats: z.array(z.enum(OUTPUT_FORMATS)),
     }),
   ),

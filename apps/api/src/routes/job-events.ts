@@ -1,88 +1,95 @@
-import { assertNever, isTerminal, type JobEvent } from '@asyncdiff/queue';
+import { assertNever, isTerminal, previewData, type JobEvent } from '@asyncdiff/queue';
 import type { Express, RequestHandler } from 'express';
 
-import { ApiError } from '../errors.js';
+import { clientOf } from '../http/auth.js';
+import type { SseStream } from '../http/sse.js';
 import { jobIdParam } from '../http/validate.js';
 import { viewOf, type RouteContext } from './context.js';
+import { visibleJob } from './jobs.js';
 
 /**
  * `GET /v1/jobs/:id/events` — Server-Sent Events. First a `job` event with the current state,
- * then `progress`, `state` and `cancel-requested` events as they happen, and a final `job` event
+ * then `progress`, `state` and `cancel-requested` events as they happen (and `preview` events, a
+ * base64 PNG of the predicted image every k-th step, for jobs submitted with `preview: {every: k}`), and a final `job` event
  * (with outputs and their URLs) when the job reaches a terminal state; then the stream ends.
- * A reconnecting client simply starts over from the current state.
+ * A reconnecting client simply starts over from the current state; when the API's own Redis
+ * subscription reconnects, the stream re-reads the job and ends if it ended meanwhile. Only this job's events reach
+ * the stream (listeners are kept per job id); streams per client are capped and a client that
+ * stops reading is cut off (see `SseHub`).
  */
 export function registerJobEventRoutes(app: Express, ctx: RouteContext, guard: readonly RequestHandler[]): void {
   app.get('/v1/jobs/:id/events', ...guard, async (req, res) => {
     const id = jobIdParam(req);
+    const slot = ctx.sse.reserve(clientOf(res).id);
     const pending: JobEvent[] = [];
     let deliver: ((event: JobEvent) => void) | undefined;
-    // Subscribe before reading the record, so nothing between the snapshot and the stream is lost.
-    const unsubscribe = await ctx.jobs.onEvent((event) => {
-      if (event.jobId !== id) return;
-      if (deliver) deliver(event);
-      else pending.push(event);
-    });
-    let closed = false;
-    let heartbeat: NodeJS.Timeout | undefined;
-    const cleanup = () => {
-      if (closed) return false;
-      closed = true;
-      clearInterval(heartbeat);
-      unsubscribe();
-      ctx.metrics.sseStreams -= 1;
-      return true;
-    };
-    const finish = () => {
-      if (cleanup()) res.end();
-    };
-    ctx.metrics.sseStreams += 1;
+    let unsubscribe: (() => void) | undefined;
+    let stream: SseStream | undefined;
     try {
-      const record = await ctx.jobs.get(id);
-      if (!record) throw new ApiError('JOB_NOT_FOUND', `job ${id} not found`, 'id');
-      res.status(200).set({
-        'Content-Type': 'text/event-stream; charset=utf-8',
-        'Cache-Control': 'no-cache, no-transform',
-        Connection: 'keep-alive',
-        'X-Accel-Buffering': 'no',
+      // Subscribe before reading the record, so nothing between the snapshot and the stream is lost.
+      unsubscribe = await ctx.jobs.onJobEvents(id, (event) => {
+        if (deliver) deliver(event);
+        else pending.push(event);
       });
-      res.flushHeaders();
-      let seq = 0;
-      const send = (name: string, data: unknown) => {
-        if (!closed) res.write(`id: ${++seq}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      };
-      res.on('close', finish); // the client went away (or we ended the stream)
-      send('job', await viewOf(ctx, record));
-      if (isTerminal(record.status)) return finish();
-      heartbeat = setInterval(() => !closed && res.write(': keep-alive\n\n'), ctx.options.sseHeartbeatMs);
+      const record = await visibleJob(ctx, res, id);
+      const view = await viewOf(ctx, record);
+      stream = slot.start(res);
+      stream.onClose(() => unsubscribe?.());
+      const open = stream;
+      open.send('job', view);
+      if (isTerminal(record.status)) return open.close();
 
       let chain = Promise.resolve();
       deliver = (event) => {
-        chain = chain.then(() => forward(ctx, event, send, finish)).catch((err: unknown) => {
+        chain = chain.then(() => forward(ctx, event, open)).catch((err: unknown) => {
           ctx.logger.error('SSE forward failed', err);
-          finish();
+          open.close();
         });
       };
       // Events that raced the snapshot: drop the ones it already reflects.
       for (const event of pending.splice(0)) if (event.at >= record.updatedAt) deliver(event);
+      // Pub/sub loses what is published while Redis is away: after a reconnect, catch up from the
+      // record, so a job that ended meanwhile still ends its stream (with the final `job` event).
+      const stopResync = ctx.jobs.onResync(() => {
+        chain = chain
+          .then(async () => {
+            const now = await ctx.jobs.get(id);
+            if (now && !isTerminal(now.status)) return;
+            if (now) open.send('job', await viewOf(ctx, now));
+            open.close();
+          })
+          .catch((err: unknown) => {
+            ctx.logger.error('SSE resync failed', err);
+            open.close();
+          });
+      });
+      open.onClose(stopResync);
     } catch (err) {
       // Before the stream started the error handler answers with JSON; after, the stream just ends.
-      if (res.headersSent) finish();
-      else cleanup();
+      if (stream) stream.close();
+      else {
+        unsubscribe?.();
+        slot.release();
+      }
       throw err;
     }
   });
 }
 
-async function forward(ctx: RouteContext, event: JobEvent, send: (name: string, data: unknown) => void, finish: () => void): Promise<void> {
+async function forward(ctx: RouteContext, event: JobEvent, stream: SseStream): Promise<void> {
   switch (event.type) {
     case 'progress':
-      send('progress', { jobId: event.jobId, progress: event.progress, at: new Date(event.at).toISOString() });
+      stream.send('progress', { jobId: event.jobId, progress: event.progress, at: new Date(event.at).toISOString() });
+      return;
+    case 'preview':
+      // The agreed data shape of a `preview` event: exactly these fields (no `at`, no `kind`).
+      stream.send('preview', previewData(event));
       return;
     case 'cancel-requested':
-      send('cancel-requested', { jobId: event.jobId, at: new Date(event.at).toISOString() });
+      stream.send('cancel-requested', { jobId: event.jobId, at: new Date(event.at).toISOString() });
       return;
     case 'state': {
-      send('state', {
+      stream.send('state', {
         jobId: event.jobId,
         status: event.status,
         previous: event.previous,
@@ -91,8 +98,8 @@ async function forward(ctx: RouteContext, event: JobEvent, send: (name: string, 
       });
       if (!isTerminal(event.status)) return;
       const record = await ctx.jobs.get(event.jobId);
-      if (record) send('job', await viewOf(ctx, record));
-      finish();
+      if (record) stream.send('job', await viewOf(ctx, record));
+      stream.close();
       return;
     }
     default:

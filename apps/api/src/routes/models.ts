@@ -1,31 +1,45 @@
-import type { ModelPackage } from '@asyncdiff/models';
+import type { GeneratorPackage } from '@asyncdiff/models';
+import { SPEC_LIMITS } from '@asyncdiff/queue';
 import type { Express, RequestHandler } from 'express';
+import type { z } from 'zod';
 
+import type { modelListSchema } from '../openapi/schemas.js';
 import type { RouteContext } from './context.js';
 
 /** A model as `GET /v1/models` lists it: what a client needs to build a valid job. */
-export interface ModelView {
-  readonly name: string;
-  readonly kind: ModelPackage['kind'];
-  readonly version: number;
-  readonly description: string;
-  readonly sample: { readonly dims: readonly number[]; readonly frames: number; readonly height: number; readonly width: number };
-  readonly prompts: ReadonlyArray<{ readonly classId: number; readonly label: string; readonly aliases: readonly string[] }>;
-  readonly defaults: { readonly steps: number; readonly guidance: number; readonly scheduler: string };
-  readonly outputFormats: readonly string[];
-}
+export type ModelView = z.infer<typeof modelListSchema>['models'][number];
 
-/** Client view of a model package. */
-export function toModelView(m: ModelPackage): ModelView {
+/** Client view of a model package, ours or a diffusers export. */
+export function toModelView(m: GeneratorPackage): ModelView {
+  const outputFormats: ModelView['outputFormats'] = m.kind === 'image' ? ['png'] : ['gif', 'mp4', 'webm'];
+  if (m.format === 'diffusers') {
+    const latent = m.vae.scaleFactor;
+    return {
+      name: m.name,
+      kind: m.kind,
+      format: m.format,
+      version: m.version,
+      description: m.description,
+      takesText: true,
+      sample: { dims: [m.unet.inChannels, m.defaults.height / latent, m.defaults.width / latent], frames: 1, height: m.defaults.height / latent, width: m.defaults.width / latent },
+      resolution: { width: m.defaults.width, height: m.defaults.height, ...m.resolution, scale: 1 },
+      prompts: [],
+      defaults: { steps: m.defaults.steps, guidance: m.defaults.guidance, scheduler: m.defaults.scheduler, timeoutSec: m.defaults.timeoutSec },
+      outputFormats,
+    };
+  }
   return {
     name: m.name,
     kind: m.kind,
+    format: m.format,
     version: m.version,
     description: m.description,
-    sample: { dims: m.sampleDims, frames: m.frames, height: m.height, width: m.width },
-    prompts: m.classes.map((c) => ({ classId: c.id, label: c.label, aliases: c.aliases })),
-    defaults: { steps: m.defaults.steps, guidance: m.defaults.guidance, scheduler: m.defaults.scheduler },
-    outputFormats: m.kind === 'image' ? ['png'] : ['gif', 'mp4', 'webm'],
+    takesText: false,
+    sample: { dims: [...m.sampleDims], frames: m.frames, height: m.height, width: m.width },
+    resolution: { width: m.width, height: m.height, min: m.width, max: m.width, multiple: m.width, scale: SPEC_LIMITS.scale.default },
+    prompts: m.classes.map((c) => ({ classId: c.id, label: c.label, aliases: [...c.aliases] })),
+    defaults: { steps: m.defaults.steps, guidance: m.defaults.guidance, scheduler: m.defaults.scheduler, timeoutSec: m.defaults.timeoutSec },
+    outputFormats,
   };
 }
 

@@ -13,15 +13,20 @@ export interface GpuHostProcess {
   output(): string;
   /** Resolves once it logged `ready:` (its replica groups are up). */
   ready(timeoutMs?: number): Promise<void>;
+  /** Base URL of its `/metrics`, `/healthz`, `/readyz`, from its `ready` log line (after `ready()`). */
+  probeUrl(): string | undefined;
   /** SIGKILL (a crash: no drain, no hand-back) and wait for the exit. */
   kill(): Promise<void>;
   /** SIGTERM (drain) and wait for the exit code. */
   stop(timeoutMs?: number): Promise<number | null>;
 }
 
-/** Starts `apps/gpu-host/dist/main.js` configured by environment variables, as production does. */
+/**
+ * Starts `apps/gpu-host/dist/main.js` configured by environment variables, as production does;
+ * its metrics port is any free one (see `metricsUrl`) unless `GPU_HOST_METRICS_PORT` is given.
+ */
 export function spawnGpuHost(env: Record<string, string>): GpuHostProcess {
-  const child = spawn(process.execPath, [GPU_HOST_MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const child = spawn(process.execPath, [GPU_HOST_MAIN], { env: { ...process.env, GPU_HOST_METRICS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
   let text = '';
   child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
@@ -37,6 +42,7 @@ export function spawnGpuHost(env: Record<string, string>): GpuHostProcess {
         await new Promise((r) => setTimeout(r, 50));
       }
     },
+    probeUrl: () => /"metrics":"(http:\/\/[^"]+)"/.exec(text)?.[1],
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;

@@ -1,12 +1,21 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { closeRedis, createJobWorker, createRedis, outputKey, type JobHandler, type JobWorker, type JobWorkerOptions } from '@asyncdiff/queue';
+import { createJobWorker, outputKey, type JobHandler, type JobWorker, type JobWorkerOptions } from '@asyncdiff/queue';
+
+import { deletePrefix, TEST_REDIS_URL, testPrefix, waitFor } from '@asyncdiff/queue/test-fixtures';
 
 import { startApi, type ApiServer, type StartApiOptions } from '../server.js';
 
-/** Redis used by tests. */
-export const TEST_REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+/** The shared Redis fixture, re-exported so API and cross-app suites keep one import. */
+export { deletePrefix, TEST_REDIS_URL, waitFor };
+
+/**
+ * The harness's default webhook resolver: tests must never resolve a name through the network,
+ * so a test that needs names passes its own stub (`webhookTargets.resolver`); literals need none.
+ */
+export const noNetworkResolver = async (host: string): Promise<readonly string[]> => {
+  throw new Error(`tests do not resolve host names (asked for ${host}); pass a resolver stub`);
+};
 
 /** Swallows log lines (tests assert on responses, not logs). */
 export const silentLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -27,13 +36,14 @@ export interface Harness {
 
 /** Starts an API for one test. */
 export async function startHarness(options: Partial<StartApiOptions> = {}): Promise<Harness> {
-  const prefix = `{t-${randomUUID()}}`;
+  const prefix = testPrefix();
   const api = await startApi({
     port: 0,
     logger: silentLogger,
     rateLimitBurst: 0,
     outputUrls: (key) => `https://cdn.test/${key}`,
     ...options,
+    webhookTargets: { resolver: noNetworkResolver, ...options.webhookTargets },
     queue: { connection: TEST_REDIS_URL, prefix, backoffDelayMs: 50, webhookBackoffDelayMs: 100, ...options.queue },
   });
   const workers: JobWorker[] = [];
@@ -80,21 +90,6 @@ export function timerHandler(stepMs: number): JobHandler {
   };
 }
 
-/** Deletes every key under `prefix`. */
-export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = createRedis(TEST_REDIS_URL, 'command');
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    await closeRedis(redis);
-  }
-}
-
 /** One Server-Sent Event. */
 export interface SseEvent {
   readonly event: string;
@@ -133,13 +128,3 @@ export async function readSse(response: Response, timeoutMs = 15_000): Promise<S
   return events;
 }
 
-/** Polls until `check` returns something truthy. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}

@@ -1,4 +1,6 @@
-import { cpuDeviceGroups, resolveParallel, type CoordinatorWait, type DeviceSpec, type ResolvedParallel } from '@asyncdiff/stages';
+import type { Compensation } from '@asyncdiff/asyncdiff';
+import { resolveParallel, type ResolvedParallel } from '@asyncdiff/engine';
+import { cpuDeviceGroups, type CoordinatorWait, type DeviceSpec } from '@asyncdiff/stages';
 
 /** One row of the benchmark: an engine configuration. */
 export interface BenchConfig {
@@ -14,6 +16,8 @@ export interface BenchConfig {
   readonly oversubscribed: boolean;
   /** Part of the W sweep only (quality still measured). */
   readonly sweep?: boolean;
+  /** A row of the paper-style table (issue #11 §5). */
+  readonly paper?: boolean;
 }
 
 const seq = resolveParallel({ mode: 'sequential' });
@@ -22,23 +26,25 @@ const WAIT_LABEL = { sync: '', hybrid: ' (hybrid wait, GPU host option)', async:
 
 /**
  * The configurations measured side by side: sequential on one core, sequential on all cores,
- * the same in a stage process, every AsyncDiff configuration the cores allow (plus a W sweep
- * for N = 2, and the GPU host's waits: async, its default, and hybrid) and, on request,
+ * the same in a stage process, cfg (the guidance halves on two devices), every AsyncDiff
+ * configuration the cores allow (N = 2 stride 1 with and without staleness compensation, a W
+ * sweep for N = 2, and the GPU host's waits: async, its default, and hybrid) and, on request,
  * oversubscribed ones.
  */
 export function benchConfigs(cores: number, oversubscribed: boolean, warmups: readonly number[]): BenchConfig[] {
   const out: BenchConfig[] = [
-    { id: 'seq-1', label: 'sequential, 1 core (in-process, 1 ORT thread)', runner: 'in-process', threads: 1, parallel: seq, oversubscribed: false },
-    { id: `seq-${cores}`, label: `sequential, ${cores} cores (in-process, ${cores} ORT threads)`, runner: 'in-process', threads: cores, parallel: seq, oversubscribed: false },
+    { id: 'seq-1', label: 'sequential, 1 core (in-process, 1 ORT thread)', runner: 'in-process', threads: 1, parallel: seq, oversubscribed: false, paper: true },
+    { id: `seq-${cores}`, label: `sequential, ${cores} cores (in-process, ${cores} ORT threads)`, runner: 'in-process', threads: cores, parallel: seq, oversubscribed: false, paper: true },
     { id: 'seq-proc-1', label: 'sequential, 1 core (stage process)', runner: 'process', parallel: seq, devices: [{ kind: 'cpu', cpus: [0] }], wait: 'sync', oversubscribed: false },
   ];
-  const asyncRow = (stages: number, stride: 1 | 2, warmup: number, extra: Partial<BenchConfig> = {}): BenchConfig => {
-    const parallel = resolveParallel({ mode: 'async', stages, stride, warmup });
+  const asyncRow = (stages: number, stride: 1 | 2, warmup: number, extra: Partial<BenchConfig> = {}, compensation: Compensation = 'none'): BenchConfig => {
+    const parallel = resolveParallel({ mode: 'async', stages, stride, warmup, compensation });
     const count = stride === 2 ? stages + 1 : stages;
     const { devices, oversubscribed: over } = cpuDeviceGroups(count, cores);
+    const comp = compensation === 'none' ? '' : `-${compensation}`;
     return {
-      id: `N${stages}S${stride}W${warmup}${extra.wait && extra.wait !== 'sync' ? `-${extra.wait}` : ''}`,
-      label: `AsyncDiff N=${stages} stride ${stride} W=${warmup}${extra.wait ? WAIT_LABEL[extra.wait] : ''}`,
+      id: `N${stages}S${stride}W${warmup}${comp}${extra.wait && extra.wait !== 'sync' ? `-${extra.wait}` : ''}`,
+      label: `AsyncDiff N=${stages} stride ${stride} W=${warmup}${compensation === 'none' ? '' : `, ${compensation} compensation`}${extra.wait ? WAIT_LABEL[extra.wait] : ''}`,
       runner: 'process',
       parallel,
       devices,
@@ -47,7 +53,12 @@ export function benchConfigs(cores: number, oversubscribed: boolean, warmups: re
       ...extra,
     };
   };
-  for (let n = 2; n <= cores; n++) out.push(asyncRow(n, 1, 3));
+  if (cores >= 2) {
+    const { devices } = cpuDeviceGroups(2, cores);
+    out.push({ id: 'cfg', label: 'cfg (guidance halves on 2 devices)', runner: 'process', parallel: resolveParallel({ mode: 'cfg' }), devices, wait: 'sync', oversubscribed: false, paper: true });
+  }
+  for (let n = 2; n <= cores; n++) out.push(asyncRow(n, 1, 3, n === 2 ? { paper: true } : {}));
+  if (cores >= 2) out.push(asyncRow(2, 1, 3, { paper: true }, 'linear'));
   for (let n = 2; n + 1 <= cores; n++) out.push(asyncRow(n, 2, 3));
   for (const w of warmups) if (w !== 3) out.push(asyncRow(2, 1, w, { sweep: true }));
   out.push(asyncRow(2, 1, 3, { wait: 'hybrid' }));

@@ -5,10 +5,12 @@ import path from 'node:path';
 import type { PhaseTimes } from '@asyncdiff/asyncdiff';
 import { openEvaluator } from '@asyncdiff/eval';
 import { findModelPackage, type ModelPackage } from '@asyncdiff/models';
-import { Engine, ProcessRunner, peakRss, splitForModel } from '@asyncdiff/stages';
+import { Engine, classConditioning, denoiserOf, splitForModel } from '@asyncdiff/engine';
+import { ProcessRunner, peakRss } from '@asyncdiff/stages';
 
 import { boolFlag, intFlag, parseFlags, stringFlag } from '../args.js';
 import { benchConfigs, type BenchConfig } from '../bench/configs.js';
+import { measureDataParallel, type DataParallelResult } from '../bench/data-parallel.js';
 import type { ConfigResult } from '../bench/result-types.js';
 import { machineLine } from '../bench/machine.js';
 import { renderEngineSection } from '../bench/render-engine.js';
@@ -19,9 +21,10 @@ import { balancedClasses, generateSet, type SampleSet } from '../quality/sample-
 
 export const benchHelp = `asyncdiff bench [flags]   (npm run bench)
 
-Side by side in one run: sequential on one core, sequential on all cores, and every AsyncDiff
-configuration this machine's cores allow (plus a warm-up sweep for N=2), 50 DDIM steps with
-classifier-free guidance. Latency is the median of repeated single-image runs, interleaved across
+Side by side in one run: sequential on one core, sequential on all cores, cfg (guidance halves
+on two devices), every AsyncDiff configuration this machine's cores allow (N=2 with and without
+linear staleness compensation, plus a warm-up sweep for N=2) and data-parallel throughput (one
+sequential stage per core, all busy), 50 DDIM steps with classifier-free guidance. Latency is the median of repeated single-image runs, interleaved across
 configurations; quality is measured over --per-class × 10 samples against the sequential output
 of the same seeds. Writes a JSON file and the "engine" section of bench/RESULTS.md.
 
@@ -66,20 +69,29 @@ export async function benchCommand(argv: string[], out: (s: string) => void): Pr
   const configs = benchConfigs(cores, boolFlag(f, 'oversubscribed'), warmups);
   log(`${configs.length} configurations on ${machine}`);
   const imageResults = await runModel(image, configs, { steps, repeats, samples: boolFlag(f, 'skip-quality') ? 0 : perClass, log });
+  let dataParallel: { image?: DataParallelResult; video?: DataParallelResult } = {};
+  if (cores >= 2) {
+    log('digits: data-parallel throughput');
+    dataParallel = { image: await measureDataParallel(image, cores, steps, repeats) };
+  }
 
   let videoResults: ConfigResult[] = [];
   if (videoClips > 0 || boolFlag(f, 'skip-quality')) {
     const video = findModelPackage('moving-digits');
-    const videoConfigs = configs.filter((c) => c.id === 'seq-1' || c.id === `seq-${cores}` || c.id === 'N2S1W3');
+    const videoConfigs = configs.filter((c) => c.id === 'seq-1' || c.id === `seq-${cores}` || c.id === 'cfg' || c.id === 'N2S1W3' || c.id === 'N2S1W3-linear');
     videoResults = await runModel(video, videoConfigs, {
       steps,
       repeats: Math.max(3, Math.ceil(repeats / 2)),
       samples: boolFlag(f, 'skip-quality') ? 0 : Math.max(1, Math.round(videoClips / video.classes.length)),
       log,
     });
+    if (cores >= 2) {
+      log('moving-digits: data-parallel throughput');
+      dataParallel = { ...dataParallel, video: await measureDataParallel(video, cores, steps, Math.max(3, Math.ceil(repeats / 2))) };
+    }
   }
   const handoff = existsSync('bench/out/handoff.json') ? (JSON.parse(readFileSync('bench/out/handoff.json', 'utf8')) as unknown) : undefined;
-  const report = { started: started.toISOString(), machine, steps, repeats, perClass, videoClips, image: imageResults, video: videoResults, handoff };
+  const report = { started: started.toISOString(), machine, steps, repeats, perClass, videoClips, image: imageResults, video: videoResults, dataParallel, handoff };
   mkdirSync(path.dirname(jsonFile), { recursive: true });
   writeFileSync(jsonFile, JSON.stringify(report, null, 2));
   const md = renderEngineSection(report);
@@ -106,8 +118,8 @@ async function runModel(
         ...(c.runner === 'in-process' ? { runner: 'in-process' as const, intraOpThreads: c.threads ?? 1 } : { devices: c.devices ?? [], wait: c.wait ?? 'sync' }),
       });
       engines.set(c.id, engine);
-      weightsKb.set(c.id, c.parallel.stages > 1 ? (await splitForModel(model, c.parallel.stages)).split.stagePaths.map((p) => statSync(p).size / 1024) : [statSync(model.denoiserPath).size / 1024]);
-      for (let i = 0; i < 2; i++) await engine.generate({ classIds: [i % 10], seed: 1000 + i, steps: o.steps }); // warm caches, configure stages
+      weightsKb.set(c.id, c.parallel.stages > 1 ? (await splitForModel(await denoiserOf(model), c.parallel.stages)).split.stagePaths.map((p) => statSync(p).size / 1024) : [statSync(model.denoiserPath).size / 1024]);
+      for (let i = 0; i < 2; i++) await engine.generate({ conditioning: classConditioning(model, [i % 10]), seed: 1000 + i, steps: o.steps }); // warm caches, configure stages
     }
     // Interleaved rounds: every configuration sees the same machine conditions.
     const runs = new Map<string, number[]>(configs.map((c) => [c.id, []]));
@@ -121,7 +133,7 @@ async function runModel(
       for (const c of configs) {
         const engine = engines.get(c.id)!;
         const t0 = performance.now();
-        const r = await engine.generate({ classIds: [rep % model.classes.length], seed: rep, steps: o.steps });
+        const r = await engine.generate({ conditioning: classConditioning(model, [rep % model.classes.length]), seed: rep, steps: o.steps });
         runs.get(c.id)!.push(performance.now() - t0);
         phases.set(c.id, addPhases(phases.get(c.id), r.phases));
       }

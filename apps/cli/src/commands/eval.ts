@@ -4,15 +4,16 @@ import path from 'node:path';
 
 import { formatPerClassTable, openEvaluator } from '@asyncdiff/eval';
 import { contactSheet, encodeGif, encodePng, framesOf, type FrameInput } from '@asyncdiff/media';
-import { findModelPackage, type ModelPackage } from '@asyncdiff/models';
+import { findModelPackage, receiptKey, writeQualityReceipt, type ModelPackage, type QualityReceipt } from '@asyncdiff/models';
 import { SCHEDULER_KINDS, type SchedulerKind } from '@asyncdiff/schedulers';
-import { Engine, resolveParallel } from '@asyncdiff/stages';
+import { Engine, isStale, resolveParallel } from '@asyncdiff/engine';
 
 import { boolFlag, choiceFlag, intFlag, parseFlags, requiredString, stringFlag } from '../args.js';
 import { CliUsageError } from '../cli-error.js';
 import { parallelFlagDefs, parallelFromFlags } from '../parallel-flags.js';
 import { progressBar } from '../progress-bar.js';
 import { measureQuality, type Quality } from '../quality/measure.js';
+import { buildReceipt } from '../quality/receipt.js';
 import { balancedClasses, generateSet } from '../quality/sample-set.js';
 
 export const evalHelp = `asyncdiff eval --model <name> [flags]
@@ -26,8 +27,14 @@ consistency and motion of the digit.
   --per-class <n>           samples per class (default 50)
   --guidances <g,g,…>       guidance scales to measure (default: the model's)
   --steps <T> --scheduler <name> --seed-base <int> --batch <n>
-  --mode/--stages/--stride/--warmup/--time-shift   engine configuration (default sequential)
+  --mode/--stages/--stride/--warmup/--time-shift/--compensate   engine configuration (default sequential)
   --compare-sequential      also generate sequentially and report PSNR/SSIM against it
+  --receipt                 (async/hybrid) also measure the sequential set of the same seeds and
+                            write a quality receipt — Fréchet and agreement deltas, PSNR/SSIM vs
+                            sequential, samples, date, this eval's settings — into
+                            models/<name>/quality-receipts.json (one per mode/N/stride/W/time
+                            shift/compensation), which GPU hosts copy into job.json and the
+                            \`balanced\` budget reads; one guidance scale (default the model's)
   --card                    write the results into models/<name>/MODEL_CARD.md
   --grid <file>             also write a sample grid (8 rows × one column per class) at the
                             model's default guidance (else the first): .png for images, .gif for video
@@ -50,6 +57,7 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
     'seed-base': { type: 'string' },
     batch: { type: 'string' },
     'compare-sequential': { type: 'boolean' },
+    receipt: { type: 'boolean' },
     card: { type: 'boolean' },
     grid: { type: 'string' },
     json: { type: 'boolean' },
@@ -68,14 +76,18 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
   const batch = intFlag(f, 'batch', model.kind === 'video' ? 10 : 50, 1, 16);
   const guidances = parseGuidances(stringFlag(f, 'guidances'), model.defaults.guidance);
   const parallel = f.values['mode'] === undefined ? resolveParallel({ mode: 'sequential' }) : parallelFromFlags(f).parallel;
+  const wantReceipt = boolFlag(f, 'receipt');
+  if (wantReceipt && !isStale(parallel.mode)) throw new CliUsageError('--receipt', `--receipt measures a stale-feature mode (--mode async or hybrid); ${parallel.mode} is exact (same output as sequential)`);
+  if (wantReceipt && guidances.length !== 1) throw new CliUsageError('--receipt', '--receipt measures one guidance scale; give --guidances one value (default: the model\'s)');
   const classIds = balancedClasses(model, perClass);
   const evaluator = await openEvaluator(undefined, { intraOpThreads: availableParallelism() });
   const open = (p: typeof parallel): Promise<Engine> =>
     Engine.open({ model, parallel: p, maxBatch: 2 * batch, ...(p.mode === 'sequential' ? { runner: 'in-process' as const, intraOpThreads: availableParallelism() } : { wait: 'sync' as const }) });
   const rows: EvalRow[] = [];
+  let receipt: QualityReceipt | undefined;
   try {
     const engine = await open(parallel);
-    const seqEngine = boolFlag(f, 'compare-sequential') && parallel.mode !== 'sequential' ? await open(resolveParallel({ mode: 'sequential' })) : undefined;
+    const seqEngine = (boolFlag(f, 'compare-sequential') || wantReceipt) && parallel.mode !== 'sequential' ? await open(resolveParallel({ mode: 'sequential' })) : undefined;
     try {
       for (const guidance of guidances) {
         const bar = progressBar(`${model.name} guidance ${guidance}`);
@@ -83,7 +95,12 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
         const set = await generateSet(engine, classIds, opts);
         const ref = seqEngine ? await generateSet(seqEngine, classIds, opts) : undefined;
         bar.end();
-        rows.push({ guidance, quality: await measureQuality(evaluator, set, ref), ms: set.ms });
+        const quality = await measureQuality(evaluator, set, ref);
+        rows.push({ guidance, quality, ms: set.ms });
+        if (wantReceipt && ref) {
+          const command = `asyncdiff eval ${argv.join(' ')}`;
+          receipt = buildReceipt(model, parallel, quality, await measureQuality(evaluator, ref), { steps, scheduler, guidance, perClass, seedBase, batch }, command);
+        }
         const gridFile = stringFlag(f, 'grid');
         const gridGuidance = guidances.includes(model.defaults.guidance) ? model.defaults.guidance : guidances[0];
         if (gridFile && guidance === gridGuidance) writeGrid(gridFile, model, set.latents, classIds.length);
@@ -97,7 +114,7 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
   }
   const header = `${model.name}: ${perClass} per class × ${model.classes.length} classes, ${steps} ${scheduler} steps, seeds ${seedBase}…${seedBase + classIds.length - 1}, ${describe(parallel)}`;
   if (boolFlag(f, 'json')) {
-    out(JSON.stringify({ model: model.name, perClass, steps, scheduler, seedBase, parallel, rows }, null, 2));
+    out(JSON.stringify({ model: model.name, perClass, steps, scheduler, seedBase, parallel, rows, ...(receipt && { receipt }) }, null, 2));
   } else {
     out(header);
     out(renderRows(model, rows));
@@ -105,6 +122,13 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
     if (best) out(`\nper class at guidance ${best.guidance}:\n${formatPerClassTable(best.quality.perClass)}`);
   }
   if (boolFlag(f, 'card')) writeCard(model, header, rows);
+  if (receipt) {
+    writeQualityReceipt(model.dir, model.name, receipt);
+    const r = receipt;
+    const msg = `receipt ${receiptKey(r.config)} → ${path.join(model.dir, 'quality-receipts.json')}: Fréchet ${r.frechet.sequential.toFixed(2)} → ${r.frechet.mode.toFixed(2)} (${(r.frechet.relative * 100).toFixed(1)}%), agreement ${(r.agreement.delta * 100).toFixed(1)} points, PSNR ${r.psnrDb.toFixed(2)} dB, SSIM ${r.ssim.toFixed(3)}, ${r.samples} samples`;
+    if (boolFlag(f, 'json')) process.stderr.write(`${msg}\n`);
+    else out(msg);
+  }
 }
 
 /** The first 8 samples of every class as a grid (balancedClasses interleaves classes, so the
@@ -119,7 +143,8 @@ function writeGrid(file: string, model: ModelPackage, latents: Float32Array, cou
 }
 
 function describe(p: ReturnType<typeof resolveParallel>): string {
-  return p.mode === 'sequential' ? 'sequential' : `AsyncDiff N=${p.stages} stride ${p.stride} W=${p.warmup}${p.timeShift ? ' time-shift' : ''}`;
+  if (p.mode === 'sequential' || p.mode === 'cfg') return p.mode === 'cfg' ? 'cfg (guidance halves on two devices)' : 'sequential';
+  return `${p.mode === 'hybrid' ? 'hybrid cfg × ' : ''}AsyncDiff N=${p.stages} stride ${p.stride} W=${p.warmup}${p.timeShift ? ' time-shift' : ''}${p.compensation !== 'none' ? ` ${p.compensation} compensation` : ''}`;
 }
 
 function parseGuidances(raw: string | undefined, fallback: number): number[] {

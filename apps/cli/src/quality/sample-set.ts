@@ -1,6 +1,6 @@
 import type { ModelPackage } from '@asyncdiff/models';
 import type { SchedulerKind } from '@asyncdiff/schedulers';
-import type { Engine } from '@asyncdiff/stages';
+import { classConditioning, type Engine } from '@asyncdiff/engine';
 
 /** A set of generated samples for quality measurement: sample j has class classIds[j], seed seedBase+j. */
 export interface SampleSet {
@@ -28,14 +28,16 @@ export async function generateSet(
   classIds: readonly number[],
   options: { seedBase: number; batch: number; steps: number; guidance: number; scheduler: SchedulerKind; onBatch?: (done: number, total: number) => void },
 ): Promise<SampleSet> {
-  const per = engine.model.sampleDims.reduce((a, b) => a * b, 1);
+  const model = engine.model;
+  if (model.format !== 'asyncdiff') throw new TypeError(`quality sets need a class-conditional model, not ${model.name}`);
+  const per = model.sampleDims.reduce((a, b) => a * b, 1);
   const latents = new Float32Array(classIds.length * per);
   const t0 = performance.now();
   for (let start = 0; start < classIds.length; start += options.batch) {
     const chunk = classIds.slice(start, start + options.batch);
-    const r = await engine.generate({ classIds: chunk, seed: options.seedBase + start, steps: options.steps, guidance: options.guidance, scheduler: options.scheduler });
+    const r = await engine.generate({ conditioning: classConditioning(model, chunk), seed: options.seedBase + start, steps: options.steps, guidance: options.guidance, scheduler: options.scheduler });
     latents.set(r.latents, start * per);
     options.onBatch?.(start + chunk.length, classIds.length);
   }
-  return { latents, classIds, seedBase: options.seedBase, sampleDims: engine.model.sampleDims, ms: performance.now() - t0 };
+  return { latents, classIds, seedBase: options.seedBase, sampleDims: model.sampleDims, ms: performance.now() - t0 };
 }

@@ -1,57 +1,52 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
-import { probeRedis } from '@asyncdiff/queue';
+import { describeRedisTarget, probeRedis, redactRedisUrl, redisTargetFromEnv, type RedisConnection } from '@asyncdiff/queue';
+
+import { startPrivateRedis } from './private-redis.js';
 
 /** Where Redis came from, and how to let it go. */
 export interface RedisSource {
-  readonly url: string;
-  readonly origin: 'REDIS_URL' | 'local' | 'private';
+  /** For our clients (a private server's URL includes its password). */
+  readonly connection: RedisConnection;
+  /** For logs: without a password. */
+  readonly display: string;
+  /** `environment`: REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (see `redisTargetFromEnv`). */
+  readonly origin: 'environment' | 'local' | 'private';
+  /** The private redis-server's pid (absent for a Redis we did not start). */
+  readonly pid?: number;
   /** Stops the private redis-server (no-op for a Redis we did not start). */
   close(): Promise<void>;
 }
 
+/** Options of `resolveRedis`. */
+export interface ResolveRedisOptions {
+  /** Tried when the environment names no Redis. @defaultValue `redis://127.0.0.1:6379` */
+  readonly localUrl?: string;
+  /** Start a private redis-server even when the environment names a Redis or the local one answers. @defaultValue false */
+  readonly forcePrivate?: boolean;
+}
+
 /**
- * DESIGN.md §5: `REDIS_URL` if set, else 127.0.0.1:6379 if it answers, else a private
- * `redis-server` child with its data under `var/redis` (AOF on, `noeviction`, as BullMQ needs).
+ * DESIGN.md §5: the Redis the environment names (REDIS_URL, or a Cluster / Sentinel: see
+ * `redisTargetFromEnv`) if any, else 127.0.0.1:6379 if it answers, else a private `redis-server`
+ * child with its data under `var/redis` (see `startPrivateRedis`: loopback only, a random
+ * password, AOF on, `noeviction`, stopped with this process even on SIGKILL).
  */
-export async function resolveRedis(env: NodeJS.ProcessEnv, varDir: string, log: (s: string) => void, localUrl = 'redis://127.0.0.1:6379'): Promise<RedisSource> {
-  const given = env['REDIS_URL'];
+export async function resolveRedis(env: NodeJS.ProcessEnv, varDir: string, log: (s: string) => void, options: ResolveRedisOptions = {}): Promise<RedisSource> {
+  const given = options.forcePrivate ? undefined : redisTargetFromEnv(env);
   if (given) {
-    if (!(await probeRedis(given, 2000))) throw new Error(`REDIS_URL=${given} does not answer`);
-    return { url: given, origin: 'REDIS_URL', close: async () => undefined };
+    const display = describeRedisTarget(given);
+    if (!(await probeRedis(given, 2000))) throw new Error(`Redis at ${display} (from the environment) does not answer`);
+    return { connection: given, display, origin: 'environment', close: async () => undefined };
   }
-  if (await probeRedis(localUrl, 500)) return { url: localUrl, origin: 'local', close: async () => undefined };
+  const localUrl = options.localUrl ?? 'redis://127.0.0.1:6379';
+  if (!options.forcePrivate && (await probeRedis(localUrl, 500))) return { connection: localUrl, display: redactRedisUrl(localUrl), origin: 'local', close: async () => undefined };
   if (spawnSync('redis-server', ['--version']).error) installRedis(log);
-  const port = await freePort();
   const dir = path.resolve(varDir, 'redis');
-  mkdirSync(dir, { recursive: true });
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', ''],
-    { stdio: 'ignore' },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (await probeRedis(url, 200)) {
-      log(`started a private redis-server on ${url} (data in ${dir})`);
-      return {
-        url,
-        origin: 'private',
-        close: () =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-          }),
-      };
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`redis-server did not answer on port ${port}`);
+  const redis = await startPrivateRedis(dir);
+  log(`started a private redis-server on ${redis.display} (127.0.0.1 only, password-protected; data in ${dir})`);
+  return { connection: redis.url, display: redis.display, origin: 'private', pid: redis.pid, close: () => redis.close() };
 }
 
 /**
@@ -71,15 +66,4 @@ function installRedis(log: (s: string) => void): void {
     r = spawnSync('apt-get', ['install', '-y', '-qq', 'redis-server'], { stdio: 'inherit', env });
   }
   if (r.status !== 0 || spawnSync('redis-server', ['--version']).error) throw new Error('could not install redis-server; install it or set REDIS_URL');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
-
 import { closeRedis, createRedis, type JobSpec } from '@asyncdiff/queue';
+import { deletePrefix, TEST_REDIS_URL, testPrefix } from '@asyncdiff/queue/test-fixtures';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { CheckpointStore } from './checkpoint-store.js';
 
-const redis = createRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', 'command');
-const prefix = `{ckpt-${randomUUID()}}`;
+const redis = createRedis(TEST_REDIS_URL, 'command');
+const prefix = testPrefix('ckpt');
 const spec: JobSpec = {
   type: 'image',
   model: 'digits',
@@ -28,8 +27,7 @@ const checkpoint = {
 };
 
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
+  await deletePrefix(prefix);
   await closeRedis(redis);
 });
 
@@ -60,5 +58,23 @@ describe('CheckpointStore (real Redis)', () => {
     expect(await store.load('job_c', spec, 8)).toBeUndefined();
     await redis.hset(`${prefix}:ckpt:job_d`, 'meta', '{not json', 'latent', Buffer.alloc(32));
     expect(await store.load('job_d', spec, 8)).toBeUndefined();
+  });
+
+  it('fences writes by runId: only the run that owns the job record saves or deletes its checkpoint', async () => {
+    const store = new CheckpointStore(redis, prefix, 60);
+    const record = `${prefix}:job:job_e`;
+    await redis.hset(record, 'status', 'running', 'runId', 'run-1');
+    expect(await store.save('job_e', spec, checkpoint, 'host-a', 'run-1')).toBe(true);
+    // Another run took the job over: the old run can neither overwrite nor drop the checkpoint.
+    await redis.hset(record, 'runId', 'run-2');
+    expect(await store.save('job_e', spec, { ...checkpoint, step: 9, scheduler: { ...checkpoint.scheduler, nextStepIndex: 9 } }, 'host-a', 'run-1')).toBe(false);
+    await store.delete('job_e', 'run-1');
+    expect((await store.load('job_e', spec, 8))?.checkpoint.step).toBe(7);
+    expect(await store.save('job_e', spec, { ...checkpoint, step: 9, scheduler: { ...checkpoint.scheduler, nextStepIndex: 9 } }, 'host-b', 'run-2')).toBe(true);
+    expect(await store.load('job_e', spec, 8)).toMatchObject({ host: 'host-b', checkpoint: { step: 9 } });
+    await store.delete('job_e', 'run-2');
+    expect(await store.load('job_e', spec, 8)).toBeUndefined();
+    // No record at all (it expired): a fenced write has no owner to check against, so it is refused.
+    expect(await store.save('job_f', spec, checkpoint, 'h', 'run-1')).toBe(false);
   });
 });

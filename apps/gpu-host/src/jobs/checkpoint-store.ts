@@ -1,6 +1,5 @@
 import type { SamplerCheckpoint } from '@asyncdiff/asyncdiff';
-import type { JobSpec } from '@asyncdiff/queue';
-import type { Redis } from 'ioredis';
+import { keyLayout, type JobSpec, type RedisClient } from '@asyncdiff/queue';
 import { z } from 'zod';
 
 /** What a checkpoint was taken for; a resume only uses a checkpoint of exactly this generation. */
@@ -48,17 +47,35 @@ export interface StoredCheckpoint {
 }
 
 /**
+ * Writes a checkpoint only while the job record's `runId` is the writer's (ARGV[1]; '' = no
+ * fence): a run that lost its job to another run must not replace (or drop) the new owner's.
+ * KEYS: checkpoint, job record. ARGV: runId, meta JSON, latent bytes, TTL s.
+ */
+const SAVE_FENCED = `
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[2], 'runId') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'latent', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1`;
+
+/** Deletes a checkpoint under the same fence. KEYS: checkpoint, job record. ARGV: runId. */
+const DELETE_FENCED = `
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[2], 'runId') ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`;
+
+/**
  * Sampler checkpoints of unfinished jobs, so a job handed back on drain (or retried after a
  * failure) resumes at the step it had reached on whichever host takes it next, instead of step 0.
  *
  * Redis: `<prefix>:ckpt:<jobId>` hash {`meta`: JSON, `latent`: float32 little-endian bytes}, TTL
  * `ttlSec`. Written on drain/retryable failure (and every `checkpointIntervalMs` while running),
  * read at job start, deleted when the job ends (succeeded, canceled, failed for good). A
- * checkpoint that does not match the job's spec, or holds non-finite values, is ignored.
+ * checkpoint that does not match the job's spec, or holds non-finite values, is ignored. Writes
+ * given a `runId` are fenced: they happen only while that run owns the job record.
  */
 export class CheckpointStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlSec: number,
   ) {}
@@ -67,8 +84,8 @@ export class CheckpointStore {
     return `${this.prefix}:ckpt:${jobId}`;
   }
 
-  /** Saves (replaces) the job's resume point. */
-  async save(jobId: string, spec: JobSpec, checkpoint: SamplerCheckpoint, host: string): Promise<void> {
+  /** Saves (replaces) the job's resume point; with `runId`, only while that run owns the job. Resolves whether it wrote. */
+  async save(jobId: string, spec: JobSpec, checkpoint: SamplerCheckpoint, host: string, runId?: string): Promise<boolean> {
     const meta: CheckpointMeta = {
       version: 1,
       model: spec.model,
@@ -84,8 +101,8 @@ export class CheckpointStore {
       host,
     };
     const latent = Buffer.from(checkpoint.latent.buffer, checkpoint.latent.byteOffset, checkpoint.latent.byteLength);
-    const key = this.key(jobId);
-    await this.redis.multi().del(key).hset(key, 'meta', JSON.stringify(meta), 'latent', Buffer.from(latent)).expire(key, this.ttlSec).exec();
+    const written = await this.redis.eval(SAVE_FENCED, 2, this.key(jobId), keyLayout(this.prefix).record(jobId), runId ?? '', JSON.stringify(meta), Buffer.from(latent), this.ttlSec);
+    return written === 1;
   }
 
   /** The job's resume point if one was saved for this very spec and sample size; else undefined. */
@@ -115,8 +132,8 @@ export class CheckpointStore {
     };
   }
 
-  /** Forgets the job's resume point (it ended). */
-  async delete(jobId: string): Promise<void> {
-    await this.redis.del(this.key(jobId));
+  /** Forgets the job's resume point (it ended); with `runId`, only while that run owns the job. */
+  async delete(jobId: string, runId?: string): Promise<void> {
+    await this.redis.eval(DELETE_FENCED, 2, this.key(jobId), keyLayout(this.prefix).record(jobId), runId ?? '');
   }
 }

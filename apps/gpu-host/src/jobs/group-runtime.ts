@@ -1,4 +1,6 @@
-import type { ModelPackage } from '@asyncdiff/models';
+import type { ParallelMode } from '@asyncdiff/engine';
+import type { StepTiming } from '@asyncdiff/queue';
+import type { GeneratorPackage } from '@asyncdiff/models';
 import type { ObjectStore } from '@asyncdiff/storage';
 
 import type { BacklogMonitor } from '../backlog.js';
@@ -6,6 +8,8 @@ import type { DeviceAllocator } from '../device-allocator.js';
 import type { HostDevice } from '../devices/discover.js';
 import type { EngineCache } from '../engine-cache.js';
 import type { ResolvedGpuHostOptions } from '../options.js';
+import type { HostMetrics } from '../telemetry/host-metrics.js';
+import type { HostLogger } from '../telemetry/logger.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 
 /** A job a group runs right now, as the heartbeat shows it (mutated as steps complete). */
@@ -15,13 +19,15 @@ export interface RunningJob {
   readonly model: string;
   step: number;
   readonly steps: number;
-  mode: 'async' | 'sequential';
+  mode: ParallelMode;
   stages: number;
   devices: readonly string[];
   readonly startedAt: number;
   /** Steps run by this run and when its first one started (for steps/s). */
   stepsThisRun: number;
   denoiseStartedAt: number | undefined;
+  /** Where the last steps' time went (newest last, at most `RECENT_STEPS_KEPT`): the dashboard's timeline. */
+  readonly recentSteps: StepTiming[];
 }
 
 /**
@@ -38,8 +44,12 @@ export interface GroupRuntime {
   readonly store: ObjectStore;
   readonly checkpoints: CheckpointStore;
   readonly backlog: BacklogMonitor;
+  /** The host's metric families. */
+  readonly metrics: HostMetrics;
+  /** Lines bound to this host and group (a job adds its `jobId`). */
+  readonly logger: HostLogger;
   /** The model package called `name`; throws a non-retryable `ModelError` if unknown. */
-  model(name: string): ModelPackage;
+  model(name: string): GeneratorPackage;
   /** Shows a job in the heartbeat until the returned function is called. */
   track(job: RunningJob): () => void;
   /**

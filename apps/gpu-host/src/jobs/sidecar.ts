@@ -28,7 +28,15 @@ export interface JobSidecar {
   readonly kind: JobRecord['kind'];
   readonly model: string;
   readonly prompt: string;
+  /** The class the prompt names; -1 for text-to-image models. */
   readonly classId: number;
+  /** Text-to-image jobs: the negative prompt, the size, and what tokenization cut off. */
+  readonly text: {
+    readonly negativePrompt: string | null;
+    readonly width: number;
+    readonly height: number;
+    readonly truncated: { readonly prompt: boolean; readonly negativePrompt: boolean };
+  } | null;
   readonly seed: number;
   readonly steps: number;
   readonly guidance: number;
@@ -44,6 +52,11 @@ export interface JobSidecar {
   readonly createdAt: number;
   readonly startedAt: number;
   readonly finishedAt: number;
+  /**
+   * When these files expire and the API's output sweeper removes them (`finishedAt` + the job's
+   * `outputRetentionSec`, ms; the job record says the same); null: kept until removed by hand.
+   */
+  readonly expiresAt: number | null;
 }
 
 /** Serialises a sidecar deterministically (stable key order from the object literal, 2-space). */

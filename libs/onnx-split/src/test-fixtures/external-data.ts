@@ -4,14 +4,17 @@ import type { OnnxModel, OnnxTensor } from '../onnx-types.js';
 import { DATA_LOCATION_EXTERNAL } from '../onnx-types.js';
 
 /**
- * Moves every initializer's payload into `<dir>/<location>` (64-byte aligned) and returns the model
- * with external-data references in their place, as `onnx.save(..., save_as_external_data=True)` does.
+ * Moves the payload of every initializer stored as raw bytes of at least `sizeThreshold` bytes into
+ * `<dir>/<location>` (64-byte aligned) and returns the model with external-data references in their
+ * place, as `onnx.save(..., save_as_external_data=True, size_threshold=…)` does; smaller tensors
+ * stay inline.
  */
-export async function externalizeWeights(model: OnnxModel, dir: string, location: string): Promise<OnnxModel> {
+export async function externalizeWeights(model: OnnxModel, dir: string, location: string, sizeThreshold = 0): Promise<OnnxModel> {
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const initializer = (model.graph?.initializer ?? []).map((t): OnnxTensor => {
-    const data = t.rawData ?? new Uint8Array(0);
+    const data = t.rawData;
+    if (data === undefined || data.length < Math.max(sizeThreshold, 1)) return t;
     const padding = (64 - (offset % 64)) % 64;
     chunks.push(new Uint8Array(padding), data);
     offset += padding;

@@ -34,8 +34,23 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A float32 or float16 initializer with deterministic values of amplitude `scale`, or a constant fill. */
+  param(name: string, dims: number[], o: { seed?: number; scale?: number; fill?: number; dtype?: 'float32' | 'float16' } = {}): string {
+    const count = dims.reduce((p, d) => p * d, 1);
+    const seed = o.seed ?? name.length;
+    const data = Float32Array.from({ length: count }, (_, i) => o.fill ?? Math.sin(seed * 12.9898 + i * 78.233) * (o.scale ?? 0.3));
+    this.inits.push(o.dtype === 'float16' ? halfTensor(name, dims, data) : floatTensor(name, dims, data));
+    return name;
+  }
+
   int64(name: string, values: number[]): string {
     this.inits.push({ name, dims: [values.length], dataType: elemTypeOfDtype('int64'), int64Data: values });
+    return name;
+  }
+
+  /** A 0-d int64 initializer (the exporter's Gather index). */
+  scalarInt64(name: string, value: number): string {
+    this.inits.push({ name, dims: [], dataType: elemTypeOfDtype('int64'), int64Data: [value] });
     return name;
   }
 
@@ -64,6 +79,38 @@ export class GraphBuilder {
       graph: { name: graphName, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs, valueInfo: this.valueInfos },
     };
   }
+}
+
+/** A float16 initializer from float32 values (round to nearest). */
+export function halfTensor(name: string, dims: number[], data: Float32Array): OnnxTensor {
+  const bits = Uint16Array.from(data, toHalfBits);
+  return { name, dims, dataType: elemTypeOfDtype('float16'), rawData: new Uint8Array(bits.buffer) };
+}
+
+/** IEEE 754 half-precision bits of a number (round half to even, overflow to ±inf). */
+export function toHalfBits(value: number): number {
+  const f32 = new Float32Array([value]);
+  const x = new Uint32Array(f32.buffer)[0] as number;
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - e;
+    let half = mantissa >> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && (half & 1))) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mantissa >> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++;
+  return sign | half;
 }
 
 export function floatTensor(name: string, dims: number[], data: Float32Array): OnnxTensor {

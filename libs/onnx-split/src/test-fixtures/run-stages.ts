@@ -1,6 +1,7 @@
 import { InferenceSession } from 'onnxruntime-node';
 import type { Tensor } from 'onnxruntime-node';
 import type { LoadedSplitPlan } from '../plan-file.js';
+import { halfToNumber } from '../tensor-values.js';
 
 /** Runs a whole ONNX model once. */
 export async function runModel(path: string, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
@@ -41,10 +42,16 @@ export async function runStageChain(split: LoadedSplitPlan, feeds: Record<string
   return outputs;
 }
 
-/** Largest absolute element difference of two float tensors of equal size. */
+/** Element values of a float32 or float16 tensor as numbers. */
+export function floatValues(t: Tensor): Float64Array {
+  if (t.type === 'float16') return Float64Array.from(t.data as Uint16Array, halfToNumber);
+  return Float64Array.from(t.data as Float32Array);
+}
+
+/** Largest absolute element difference of two float tensors (float32 or float16) of equal size. */
 export function maxAbsDiff(a: Tensor, b: Tensor): number {
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
+  const x = floatValues(a);
+  const y = floatValues(b);
   if (x.length !== y.length) throw new Error(`size mismatch ${x.length} vs ${y.length}`);
   let max = 0;
   for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs((x[i] as number) - (y[i] as number)));

@@ -115,9 +115,22 @@ export async function startChild(): Promise<TestChild> {
   return handle;
 }
 
-/** Entries of /dev/shm created by `pid` (children use TEST_PREFIX). */
+/** Segments in /dev/shm created by `pid` (`<prefix>-<instance>-<pid>-…`; children use TEST_PREFIX). */
 export function shmEntriesOf(pid: number, prefix = TEST_PREFIX): string[] {
-  return readdirSync('/dev/shm').filter((e) => e.startsWith(`${prefix}-${pid}-`));
+  const re = new RegExp(`^${prefix}-[a-z][a-z0-9]{11}-${pid}-`);
+  return readdirSync('/dev/shm').filter((e) => re.test(e));
+}
+
+/** The instance id in a segment name `/<prefix>-<instance>-<pid>-<label>`. */
+export function instanceOf(name: string, prefix = TEST_PREFIX): string {
+  const m = new RegExp(`^/?${prefix}-([a-z][a-z0-9]{11})-`).exec(name);
+  if (!m?.[1]) throw new Error(`${name} carries no instance id`);
+  return m[1];
+}
+
+/** Whether the lock file of an instance exists in /dev/shm. */
+export function lockFileExists(instance: string, prefix = TEST_PREFIX): boolean {
+  return readdirSync('/dev/shm').includes(`${prefix}-${instance}.lock`);
 }
 
 /** Polls `cond` until it is true or `timeoutMs` passes. */

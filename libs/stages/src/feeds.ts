@@ -1,0 +1,61 @@
+import type { FeedDtype, FeedTensor } from '@asyncdiff/asyncdiff';
+import { float16ToFloat32, float32ToFloat16, float32ToFloat16Bits, type DataTypeMap } from '@asyncdiff/tensor';
+
+/**
+ * The sampler's float64 timestep value as the graph wants it. Integer graphs get the value
+ * truncated toward zero — what optimum's ONNX pipelines do when they cast float timesteps
+ * (Euler's) to an int64 `timestep` input with numpy.
+ */
+export function timestepArray(dtype: FeedDtype, length: number): { data: DataTypeMap[FeedDtype]; fill: (value: number) => void } {
+  switch (dtype) {
+    case 'float32': {
+      const data = new Float32Array(length);
+      return { data, fill: (v) => data.fill(v) };
+    }
+    case 'float16': {
+      const data = new Uint16Array(length);
+      return { data, fill: (v) => data.fill(float32ToFloat16Bits(v)) };
+    }
+    case 'int64': {
+      const data = new BigInt64Array(length);
+      return { data, fill: (v) => data.fill(BigInt(Math.trunc(v))) };
+    }
+    case 'int32': {
+      const data = new Int32Array(length);
+      return { data, fill: (v) => data.fill(Math.trunc(v)) };
+    }
+  }
+}
+
+/**
+ * Dims of the timestep feed for a batch: a rank-0 graph input gets a scalar, a fixed [1] gets
+ * one value, anything else one value per row (per-row timesteps: every row shares the step).
+ */
+export function timestepDims(declared: readonly (number | string)[] | undefined, batch: number): number[] {
+  if (declared === undefined) return [batch];
+  if (declared.length === 0) return [];
+  if (declared.length === 1 && declared[0] === 1) return [1];
+  return [batch];
+}
+
+/** Writes the sampler's float32 latent into a graph-typed buffer (converting for fp16 graphs). */
+export function writeLatent(dst: Float32Array | Uint16Array, src: Float32Array): void {
+  if (dst instanceof Float32Array) dst.set(src);
+  else float32ToFloat16(src, dst.subarray(0, src.length));
+}
+
+/** A graph output as float32 for the sampler: float32 as is (a view), float16 converted into `scratch`. */
+export function asFloat32(data: unknown, scratch: () => Float32Array): Float32Array {
+  if (data instanceof Float32Array) return data;
+  if (data instanceof Uint16Array) {
+    const out = scratch();
+    return float16ToFloat32(data, out.length === data.length ? out : new Float32Array(data.length));
+  }
+  throw new TypeError('noise prediction must be float32 or float16');
+}
+
+/** Copies a conditioning tensor's rows into a control-block region of the same dtype. */
+export function writeConditioning(dst: DataTypeMap[FeedDtype], src: FeedTensor): void {
+  if (dst.length < src.data.length) throw new RangeError(`conditioning needs ${src.data.length} elements, the block holds ${dst.length}`);
+  (dst as Float32Array).set(src.data as Float32Array);
+}
