@@ -49,9 +49,12 @@ export interface StageRunner {
   /**
    * Runs one planned step. `latent` is the model-ready input of this step (scaled and batched,
    * float32 whatever the graph's dtype: runners convert); `timestepValues[i]` is the model
-   * timestep value of timestep index i.
+   * timestep value of timestep index i. `rowTimesteps`, when given, holds one model timestep
+   * value per batch row and replaces the run's `t` for every row: a continuous batch of jobs at
+   * different steps (sequential and cfg layouts; a graph with a scalar timestep input accepts it
+   * only when every row has the same value).
    */
-  runStep(step: PlannedStep, latent: Float32Array, timestepValues: Float64Array): Promise<void>;
+  runStep(step: PlannedStep, latent: Float32Array, timestepValues: Float64Array, rowTimesteps?: Float64Array): Promise<void>;
   /**
    * Optional head start: called as soon as the previous step's runs finished, before the sampler
    * computes this step's latent. A runner may start the runs that do not read the latent (in a

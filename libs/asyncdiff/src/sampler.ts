@@ -1,9 +1,9 @@
 import type { Scheduler, SchedulerState } from '@asyncdiff/schedulers';
 import { applyGuidance } from '@asyncdiff/schedulers';
-import { gaussianNoise } from '@asyncdiff/tensor';
 
 import { InvalidOptionError, SamplingAbortedError } from './errors.js';
 import { guidanceBatch, type GuidanceConditioning } from './feed.js';
+import { initialLatent, stepNoise } from './noise.js';
 import type { PhaseTimes } from './timings.js';
 import { emptyPhaseTimes } from './timings.js';
 import type { Schedule, StepPhase } from './plan.js';
@@ -99,10 +99,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     o.scheduler.loadState(o.resume.scheduler);
     schedule = rewarmAt(schedule, first);
   } else {
-    x = new Float32Array(images * n);
-    for (let i = 0; i < images; i++) x.set(gaussianNoise(o.seed + i, n, 0), i * n);
-    const sigma = o.scheduler.initNoiseSigma;
-    if (sigma !== 1) for (let j = 0; j < x.length; j++) x[j] = (x[j] as number) * sigma;
+    x = initialLatent(o.scheduler, o.seed, images, n);
   }
 
   await o.runner.begin({ batch, conditioning, sampleDims: o.sampleDims });
@@ -141,11 +138,7 @@ async function denoise(
     const t1 = performance.now();
     const raw = o.runner.eps(plan.eps.device);
     const eps = cfg ? applyGuidance(raw.subarray(0, images * n), raw.subarray(images * n, 2 * images * n), o.guidance) : raw.slice(0, images * n);
-    let noise: Float32Array | undefined;
-    if (o.scheduler.stochastic) {
-      noise = new Float32Array(images * n);
-      for (let i = 0; i < images; i++) noise.set(gaussianNoise(o.seed + i, n, s + 1), i * n);
-    }
+    const noise = o.scheduler.stochastic ? stepNoise(o.seed, images, n, s) : undefined;
     const xt = x;
     x = o.scheduler.step(s, x, eps, noise);
     const t2 = performance.now();

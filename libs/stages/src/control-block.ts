@@ -20,16 +20,17 @@ export { MAX_DEVICES } from './control-layout.js';
  *       32  f64 runUs      (time inside session.run, for the profile)
  *       40  f64 wokeAtUs   (monotonic clock when the stage woke for the request, for the profile)
  *       48  f64 doneAtUs   (monotonic clock just before it rang completion)
+ *       56  i32 perRow     (1: each row's timestep is in the rowTimesteps region, not tValue)
  *       64  i32 producerRuns[16] (which run of producer device j to read; -1 none)
  *      128  i32 weightCount (0 or 1: read the producers' runs as they are)
  *      136  f64 weights[4] (staleness compensation: input = Σ_i weights[i] · producer's run (r − i))
- *   then the regions of `ControlLayout` (64-byte aligned): the step's latent (float32 or float16)
- *   and every conditioning tensor of the current generation (class labels, text embeddings, …).
+ *   then the regions of `ControlLayout` (64-byte aligned): the step's latent (float32 or float16),
+ *   the per-row timestep values (f64) and every conditioning tensor of the current generation (class labels, text embeddings, …).
  */
 const MAGIC = 0x42434441;
-const VERSION = 5;
+const VERSION = 6;
 const COMPLETION = 64;
-const F = { run: 8, tIndex: 12, tValue: 16, status: 24, doneSeq: 28, runUs: 32, wokeAtUs: 40, doneAtUs: 48, producerRuns: 64, weightCount: 128, weights: 136 } as const;
+const F = { run: 8, tIndex: 12, tValue: 16, status: 24, doneSeq: 28, runUs: 32, wokeAtUs: 40, doneAtUs: 48, perRow: 56, producerRuns: 64, weightCount: 128, weights: 136 } as const;
 
 /**
  * A clock every process on the machine shares (CLOCK_MONOTONIC), in µs: stamps written by a
@@ -45,6 +46,11 @@ export interface StageRequest {
   readonly run: number;
   readonly tIndex: number;
   readonly tValue: number;
+  /**
+   * Rows carry their own timesteps (the block's `rowTimesteps`, written before dispatch): a
+   * continuous batch of jobs at different steps. False: every row is at `tValue`.
+   */
+  readonly perRow: boolean;
   /** Run number to read for each producer device (index = device), -1 for none. */
   readonly producerRuns: readonly number[];
   /**
@@ -79,6 +85,8 @@ function view(buf: ArrayBuffer, r: ControlRegion): RegionView {
 export class ControlBlock {
   readonly completion: Doorbell;
   readonly latent: RegionView;
+  /** The model timestep value of each row, for `perRow` requests. */
+  readonly rowTimesteps: Float64Array;
   readonly conditioning: ReadonlyMap<string, RegionView>;
   readonly devices: number;
   readonly maxBatch: number;
@@ -99,6 +107,7 @@ export class ControlBlock {
     this.completion = new Doorbell(segment, COMPLETION);
     this.requestBells = Array.from({ length: devices }, (_, d) => new Doorbell(segment, DEVICE_BASE + d * DEVICE_STRIDE));
     this.latent = view(buf, layout.latent);
+    this.rowTimesteps = new Float64Array(buf, layout.rowTimesteps.byteOffset, layout.rowTimesteps.elements);
     this.conditioning = new Map(Object.entries(layout.conditioning).map(([name, r]) => [name, view(buf, r)]));
   }
 
@@ -140,6 +149,7 @@ export class ControlBlock {
     this.i32[this.word(device, F.run)] = req.run;
     this.i32[this.word(device, F.tIndex)] = req.tIndex;
     this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.tValue) / 8] = req.tValue;
+    this.i32[this.word(device, F.perRow)] = req.perRow ? 1 : 0;
     const base = this.word(device, F.producerRuns);
     for (let j = 0; j < MAX_DEVICES; j++) this.i32[base + j] = req.producerRuns[j] ?? -1;
     if (req.weights.length > MAX_COMPENSATION_WEIGHTS) throw new RangeError(`at most ${MAX_COMPENSATION_WEIGHTS} compensation weights, got ${req.weights.length}`);
@@ -158,6 +168,7 @@ export class ControlBlock {
       run: this.i32[this.word(device, F.run)] as number,
       tIndex: this.i32[this.word(device, F.tIndex)] as number,
       tValue: this.f64[(DEVICE_BASE + device * DEVICE_STRIDE + F.tValue) / 8] as number,
+      perRow: this.i32[this.word(device, F.perRow)] === 1,
       producerRuns: Array.from(this.i32.subarray(base, base + MAX_DEVICES)),
       weights: Array.from(this.f64.subarray(w, w + count)),
     };

@@ -31,6 +31,11 @@ export interface ControlLayout {
   readonly devices: number;
   readonly maxBatch: number;
   readonly latent: ControlRegion;
+  /**
+   * One float64 model timestep value per row: read instead of the request's `tValue` when a
+   * request says `perRow` (a continuous batch holds jobs at different steps).
+   */
+  readonly rowTimesteps: ControlRegion;
   readonly conditioning: Readonly<Record<string, ControlRegion>>;
   readonly byteLength: number;
 }
@@ -58,12 +63,14 @@ export function controlLayout(c: ControlCapacity): ControlLayout {
     return r;
   };
   const latent = region(c.latentDtype, c.maxBatch * c.sampleElements);
+  // float64 is not a feed dtype: the region is laid out as int64-sized elements and viewed as f64.
+  const rowTimesteps = region('int64', c.maxBatch);
   const conditioning: Record<string, ControlRegion> = {};
   for (const name of Object.keys(c.conditioning).sort()) {
     const spec = c.conditioning[name]!;
     conditioning[name] = region(spec.dtype, c.maxBatch * Math.max(1, spec.rowElements));
   }
-  return { devices: c.devices, maxBatch: c.maxBatch, latent, conditioning, byteLength: Math.max(offset, 64) };
+  return { devices: c.devices, maxBatch: c.maxBatch, latent, rowTimesteps, conditioning, byteLength: Math.max(offset, 64) };
 }
 
 /** Whether `layout` can hold everything `need` asks for (same conditioning names and dtypes). */

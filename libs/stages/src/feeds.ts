@@ -6,25 +6,54 @@ import { float16ToFloat32, float32ToFloat16, float32ToFloat16Bits, type DataType
  * truncated toward zero — what optimum's ONNX pipelines do when they cast float timesteps
  * (Euler's) to an int64 `timestep` input with numpy.
  */
-export function timestepArray(dtype: FeedDtype, length: number): { data: DataTypeMap[FeedDtype]; fill: (value: number) => void } {
+export function timestepArray(dtype: FeedDtype, length: number): TimestepFeed {
   switch (dtype) {
     case 'float32': {
       const data = new Float32Array(length);
-      return { data, fill: (v) => data.fill(v) };
+      return withRows(data, (v) => v);
     }
     case 'float16': {
       const data = new Uint16Array(length);
-      return { data, fill: (v) => data.fill(float32ToFloat16Bits(v)) };
+      return withRows(data, float32ToFloat16Bits);
     }
     case 'int64': {
       const data = new BigInt64Array(length);
-      return { data, fill: (v) => data.fill(BigInt(Math.trunc(v))) };
+      return withRows(data, (v) => BigInt(Math.trunc(v)));
     }
     case 'int32': {
       const data = new Int32Array(length);
-      return { data, fill: (v) => data.fill(Math.trunc(v)) };
+      return withRows(data, Math.trunc);
     }
   }
+}
+
+/** A timestep feed buffer and how to write it: one value for every row, or a value per row. */
+export interface TimestepFeed {
+  readonly data: DataTypeMap[FeedDtype];
+  fill(value: number): void;
+  /**
+   * Row i gets `values[i]`. A feed with fewer elements than rows (a scalar or [1] graph input)
+   * can only serve rows that share one step: anything else is refused, never silently merged.
+   */
+  fillRows(values: Float64Array): void;
+}
+
+function withRows<T extends number | bigint>(data: { length: number; fill(v: T): unknown; [i: number]: T }, convert: (v: number) => T): TimestepFeed {
+  return {
+    data: data as unknown as DataTypeMap[FeedDtype],
+    fill: (v) => data.fill(convert(v)),
+    fillRows: (values) => {
+      if (data.length >= values.length) {
+        for (let i = 0; i < values.length; i++) data[i] = convert(values[i] as number);
+        return;
+      }
+      const first = values[0] as number;
+      for (let i = 1; i < values.length; i++) {
+        if (values[i] !== first) throw Object.assign(new RangeError('this graph takes one timestep for the whole batch: rows at different steps cannot share a run'), { code: 'STAGE_SCALAR_TIMESTEP' });
+      }
+      data.fill(convert(first));
+    },
+  };
 }
 
 /**

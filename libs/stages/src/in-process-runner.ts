@@ -48,6 +48,8 @@ export class InProcessRunner implements StageRunner {
   /** Recent outputs by global device and step (compensated runs combine several). */
   private readonly byStep = new Map<number, Map<number, Outputs>>();
   private batch: GenerationBatch | undefined;
+  /** Per-row timestep values of the step being run (a continuous batch), else undefined. */
+  private rowTimesteps: Float64Array | undefined;
   /** Per active branch: its rows and its conditioning feeds. */
   private branchFeeds: { branch: number; start: number; end: number; conditioning: Record<string, ort.Tensor> }[] = [];
   private epsScratch = new Float32Array(0);
@@ -103,8 +105,10 @@ export class InProcessRunner implements StageRunner {
     });
   }
 
-  async runStep(step: PlannedStep, latent: Float32Array, timestepValues: Float64Array): Promise<void> {
+  async runStep(step: PlannedStep, latent: Float32Array, timestepValues: Float64Array, rowTimesteps?: Float64Array): Promise<void> {
     this.ensureOpen();
+    if (rowTimesteps && rowTimesteps.length !== this.batch?.batch) throw new EngineError('RUNNER_BAD_STEP', `${rowTimesteps.length} row timesteps for a batch of ${this.batch?.batch}`, false);
+    this.rowTimesteps = rowTimesteps;
     if (step.phase === 'warmup') {
       for (const run of step.runs) {
         for (const bf of this.branchFeeds) this.keep(step.step, branchDevice(this.layout, bf.branch, run.device), await this.execute(bf, run, latent, timestepValues, this.latest));
@@ -227,7 +231,8 @@ export class InProcessRunner implements StageRunner {
           const meta = session.inputMetadata.find((m) => m.name === input.name);
           const dims = timestepDims(meta?.isTensor ? meta.shape : undefined, rows);
           const ts = timestepArray(this.spec.timestepDtype, dims.reduce((a, b) => a * b, 1));
-          ts.fill(value);
+          if (this.rowTimesteps) ts.fillRows(this.rowTimesteps.subarray(bf.start, bf.end));
+          else ts.fill(value);
           feeds[input.name] = new ort.Tensor(this.spec.timestepDtype, ts.data, dims);
           break;
         }

@@ -183,6 +183,8 @@ export class ProcessRunner implements StageRunner {
   private readonly producersOf: number[][];
   /** Runs of the next step started early by prepareStep: [device, request seq]. */
   private prepared: { step: number; expected: [number, number][] } | undefined;
+  /** The step being dispatched reads each row's timestep from the control block (see `runStep`). */
+  private perRow = false;
   /** Per component: whether it reads the latent (such runs cannot start before the sampler's math). */
   private readonly readsLatent: boolean[];
   /** This process's CPUs before `pin()`, restored by `end()`. */
@@ -292,7 +294,7 @@ export class ProcessRunner implements StageRunner {
     this.pin();
   }
 
-  async runStep(step: PlannedStep, latent: Float32Array, timestepValues: Float64Array): Promise<void> {
+  async runStep(step: PlannedStep, latent: Float32Array, timestepValues: Float64Array, rowTimesteps?: Float64Array): Promise<void> {
     this.ensureOpen();
     const cfg = this.configured;
     if (!cfg) throw new EngineError('RUNNER_BAD_STEP', 'runStep before begin', false);
@@ -300,6 +302,12 @@ export class ProcessRunner implements StageRunner {
     const t0 = performance.now();
     const stepStartUs = monotonicUs();
     writeLatent(control.latent.data as Float32Array | Uint16Array, latent);
+    if (rowTimesteps) {
+      if (rowTimesteps.length !== cfg.batch) throw new EngineError('RUNNER_BAD_STEP', `${rowTimesteps.length} row timesteps for a batch of ${cfg.batch}`, false);
+      if (this.prepared) throw new EngineError('RUNNER_BAD_STEP', 'per-row timesteps cannot follow prepareStep (the early runs already read the shared value)', false);
+      control.rowTimesteps.set(rowTimesteps);
+    }
+    this.perRow = rowTimesteps !== undefined;
     let critical = 0;
     if (step.phase === 'warmup') {
       for (const run of step.runs) {
@@ -343,6 +351,7 @@ export class ProcessRunner implements StageRunner {
   }
 
   prepareStep(step: PlannedStep, timestepValues: Float64Array): void {
+    this.perRow = false;
     if (this.closed || !this.configured || step.phase !== 'parallel' || this.prepared) return;
     const early = step.runs.filter((run) => !this.readsLatent[componentOfDevice(this.components, run.device)]);
     if (early.length === 0) return;
@@ -609,7 +618,7 @@ export class ProcessRunner implements StageRunner {
     const h = this.handles[device]!;
     h.markBusy();
     this.dispatchedAt[device] = monotonicUs();
-    return this.ctl.dispatch(device, { run: next, tIndex: run.t, tValue, producerRuns, weights });
+    return this.ctl.dispatch(device, { run: next, tIndex: run.t, tValue, perRow: this.perRow, producerRuns, weights });
   }
 
   /** Marks a device's run finished; returns its session.run time (µs). */

@@ -22,8 +22,8 @@ interface Binding {
   readonly producers: Map<number, Channel>;
   /** feeds for the non-boundary inputs (latent, timestep, conditioning) — fixed objects over shared memory. */
   readonly fixedFeeds: Record<string, ort.Tensor>;
-  /** Writes a step's timestep value into the timestep feed (in the graph's dtype). */
-  readonly setTimestep: (value: number) => void;
+  /** Writes a request's timestep(s) into the timestep feed (in the graph's dtype): one for all rows, or this stage's rows' own. */
+  readonly setTimestep: (req: { readonly tValue: number; readonly perRow: boolean }) => void;
   /** Boundary inputs: views on every slot of their producers' channels (and compensation buffers). */
   readonly boundary: readonly BoundaryFeed[];
   /** Preallocated outputs in each of this stage's own slots (run r writes slot r % slots). */
@@ -125,14 +125,15 @@ export class StageProcess {
     }
     const fixedFeeds: Record<string, ort.Tensor> = {};
     const boundary: BoundaryFeed[] = [];
-    let setTimestep: (value: number) => void = () => undefined;
+    let setTimestep: Binding['setTimestep'] = () => undefined;
     for (const input of component.inputs) {
       if (input.kind === 'timestep') {
         const meta = session.inputMetadata.find((x) => x.name === input.name);
         const dims = timestepDims(meta?.isTensor ? meta.shape : undefined, m.batch);
         const ts = timestepArray(feedTypes.timestepDtype, dims.reduce((a, b) => a * b, 1));
         fixedFeeds[input.name] = new ort.Tensor(feedTypes.timestepDtype, ts.data, dims);
-        setTimestep = ts.fill;
+        const mine = control.rowTimesteps.subarray(m.rowOffset, m.rowOffset + m.batch);
+        setTimestep = (req) => (req.perRow ? ts.fillRows(mine) : ts.fill(req.tValue));
       } else {
         this.bindInput(input, m, control, producers, fixedFeeds, boundary);
       }
@@ -267,7 +268,7 @@ export class StageProcess {
       const t0 = performance.now();
       let ok = true;
       try {
-        b.setTimestep(req.tValue);
+        b.setTimestep(req);
         b.output.beginWrite(req.run);
         await session.run(feedsFor(b, req.producerRuns, req.weights, this.device), b.fetches[req.run % b.fetches.length]!);
         b.output.publish(req.run);

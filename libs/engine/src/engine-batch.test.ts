@@ -1,0 +1,128 @@
+import { SamplingAbortedError } from '@asyncdiff/asyncdiff';
+import { findModelPackage } from '@asyncdiff/models';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { classConditioning } from './denoiser.js';
+import { EngineBatches, maxRowsWithin, measureStepMs, timestepBatching } from './engine-batch.js';
+import { Engine, type GenerateRequest } from './engine.js';
+
+const digits = findModelPackage('digits');
+const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/** Three jobs that differ in everything a job owns: class, seed, steps, guidance scale, scheduler, images. */
+const jobs: Record<'a' | 'b' | 'c', GenerateRequest> = {
+  a: { conditioning: classConditioning(digits, [3]), seed: 11, steps: 20, guidance: 2 },
+  b: { conditioning: classConditioning(digits, [5, 6]), seed: 12, steps: 15, guidance: 3.5, scheduler: 'ddpm' },
+  c: { conditioning: classConditioning(digits, [9]), seed: 99, steps: 9, guidance: 1.5, scheduler: 'dpmpp-2m' },
+};
+
+describe('continuous batching on stage processes (digits, sequential)', () => {
+  let engine: Engine;
+  const alone: Partial<Record<keyof typeof jobs, Float32Array>> = {};
+  beforeAll(async () => {
+    engine = await Engine.open({ model: digits, parallel: { mode: 'sequential' } });
+    for (const k of Object.keys(jobs) as (keyof typeof jobs)[]) alone[k] = (await engine.generate(jobs[k])).latents;
+  }, 60_000);
+  afterAll(async () => {
+    await engine?.close();
+  });
+
+  it('the shipped model takes a per-sample timestep', () => {
+    expect(timestepBatching(engine.denoiser)).toBe('per-sample');
+  });
+
+  it('a job joining a running batch at step 7 gets the same bytes as alone, and so do the others', async () => {
+    const batches = new EngineBatches(engine, { maxRows: 16 });
+    const occupancy: number[] = [];
+    let joined: Promise<[Awaited<ReturnType<EngineBatches['join']>>, Awaited<ReturnType<EngineBatches['join']>>]> | undefined;
+    const stepsOfB: number[] = [];
+    const a = await batches.join({
+      ...jobs.a,
+      onStep: (p) => {
+        occupancy.push(batches.occupancy.members);
+        if (p.step === 7) {
+          joined = Promise.all([batches.join({ ...jobs.b, onStep: (q) => stepsOfB.push(q.step) }), batches.join(jobs.c)]);
+        }
+      },
+    });
+    const [b, c] = await joined!;
+    expect(same(a.latents, alone.a!)).toBe(true);
+    expect(same(b.latents, alone.b!)).toBe(true);
+    expect(same(c.latents, alone.c!)).toBe(true);
+    // A ran alone for 7 steps, then with B and C (C's 9 steps end first).
+    expect(occupancy.slice(0, 7)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(Math.max(...occupancy)).toBe(3);
+    expect(stepsOfB).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(b.evaluations).toBe(15);
+    expect(batches.idle).toBe(true);
+  }, 60_000);
+
+  it('admits by rows: a job that does not fit waits for the next boundary with room, higher priority first', async () => {
+    // 4 rows: A (2 rows) + one more 2-row job at a time; B has 4 rows (2 images, guidance).
+    const batches = new EngineBatches(engine, { maxRows: 4 });
+    const order: string[] = [];
+    const started = (name: string) => (p: { step: number }) => {
+      if (p.step === 1) order.push(name);
+    };
+    const results = await Promise.all([
+      batches.join({ ...jobs.a, onStep: started('a') }),
+      batches.join({ ...jobs.b, priority: 5, onStep: started('b') }),
+      batches.join({ ...jobs.c, priority: 1, onStep: started('c') }),
+    ]);
+    // A and C (higher priority than B) fit together; B (4 rows) starts once both have left.
+    expect(order).toEqual(['a', 'c', 'b']);
+    expect(same(results[0].latents, alone.a!)).toBe(true);
+    expect(same(results[1].latents, alone.b!)).toBe(true);
+    expect(same(results[2].latents, alone.c!)).toBe(true);
+  }, 60_000);
+
+  it('a cancelled member leaves at the next boundary; the others finish with their own bytes', async () => {
+    const batches = new EngineBatches(engine, { maxRows: 16 });
+    const ac = new AbortController();
+    const results = await Promise.allSettled([
+      batches.join(jobs.a),
+      batches.join({ ...jobs.b, signal: ac.signal, onStep: (p) => p.step === 4 && ac.abort() }),
+    ]);
+    expect(results[0].status).toBe('fulfilled');
+    expect(same((results[0] as PromiseFulfilledResult<{ latents: Float32Array }>).value.latents, alone.a!)).toBe(true);
+    expect(results[1].status).toBe('rejected');
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(SamplingAbortedError);
+    expect(((results[1] as PromiseRejectedResult).reason as SamplingAbortedError).step).toBe(4);
+  }, 60_000);
+
+  it('a stage killed mid-batch is replaced and every member resumes at its own step with the same bytes', async () => {
+    const restarts: number[] = [];
+    const batches = new EngineBatches(engine, { maxRows: 16, restartBackoffMs: 10, onRestart: (i) => restarts.push(...i.devices) });
+    const pid = engine.runner.stageStatus()[0]!.pid;
+    let killed = false;
+    const [a, b] = await Promise.all([
+      batches.join(jobs.a),
+      batches.join({
+        ...jobs.b,
+        onStep: (p) => {
+          if (p.step === 5 && !killed) {
+            killed = true;
+            process.kill(pid, 'SIGKILL');
+          }
+        },
+      }),
+    ]);
+    expect(killed).toBe(true);
+    expect(restarts).toEqual([0]);
+    expect(a.restarts).toBe(1);
+    expect(b.restarts).toBe(1);
+    expect(engine.runner.stageStatus()[0]!.pid).not.toBe(pid);
+    expect(same(a.latents, alone.a!)).toBe(true);
+    expect(same(b.latents, alone.b!)).toBe(true);
+  }, 60_000);
+
+  it('measures step time per batch size and admits the largest within a budget', async () => {
+    const measured = await measureStepMs(engine, [2, 8], jobs.a.conditioning, 3);
+    expect(measured.map((m) => m.rows)).toEqual([2, 8]);
+    for (const m of measured) expect(m.stepMs).toBeGreaterThan(0);
+    expect(maxRowsWithin(measured, Infinity)).toBe(8);
+    expect(maxRowsWithin(measured, 0)).toBe(2);
+    // The engine still generates the same bytes afterwards.
+    expect(same((await engine.generate(jobs.c)).latents, alone.c!)).toBe(true);
+  }, 60_000);
+});
