@@ -4,6 +4,9 @@
  * models on this machine's GPU host. Writes the "fleet" section of bench/RESULTS.md.
  *
  *   npm run build && npx tsx bench/fleet.ts
+ *
+ * `npx tsx bench/fleet.ts batching` runs only the continuous-batching comparison (see
+ * fleet-batching.ts; `--images=N --videos=M`).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +16,7 @@ import { createLocalObjectStore } from '@asyncdiff/storage';
 import { machineLine } from '../apps/cli/src/bench/machine.js';
 import { replaceSection } from '../apps/cli/src/bench/sections.js';
 import { quantile } from '../apps/cli/src/bench/stats.js';
+import { runBatchingBench } from './fleet-batching.js';
 import { freePort, startFleet, tempDir, waitForJobs, type Fleet } from '../test/support/fleet.js';
 
 interface LoadResult {
@@ -93,6 +97,11 @@ async function waitModeRow(store: Parameters<typeof startFleet>[0], wait: 'hybri
   } finally {
     await fleet.close();
   }
+}
+
+if (process.argv[2] === 'batching') {
+  await runBatchingBench(process.argv.slice(3));
+  process.exit(0);
 }
 
 const started = new Date();

@@ -124,6 +124,12 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with th
     await batchRow.waitFor({ timeout: 180_000 });
     await batchRow.locator('a.thumb img').waitFor();
     await expect.poll(() => page.locator('#gallery img').evaluateAll((imgs) => imgs.filter((i) => (i as unknown as Img).naturalWidth > 0).length)).toBeGreaterThanOrEqual(4);
+    // Jobs that ran on one device shared its continuous batch: the card lists each device's
+    // batch with its occupancy over the last minute.
+    await expect.poll(() => card.locator('table.batches tbody tr[data-batch-device]').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
+    const spark = card.locator('table.batches .sparkline').first();
+    expect(await spark.getAttribute('data-samples')).toBe('60');
+    expect(Number(await spark.getAttribute('data-peak'))).toBeGreaterThanOrEqual(2);
     await screenshot(page, 'dashboard-gpu-host-done');
     // The last hour (BullMQ metrics, depth samples) and the step-time histogram of what ran.
     for (const chart of ['queue-depth', 'throughput', 'step-histogram']) {

@@ -61,6 +61,9 @@ describe('text-to-image jobs through the API and a GPU host (tiny SD 1.5 and SDX
     expect(sd?.['resolution']).toMatchObject({ width: 64, height: 64, multiple: 16, scale: 1 });
     expect(xl).toMatchObject({ format: 'diffusers', takesText: true, defaults: { guidance: 5, scheduler: 'euler' } });
     expect(digits).toMatchObject({ format: 'asyncdiff', takesText: false });
+    // The SD exports' UNets take a timestep per row, but text models run outside continuous batches.
+    expect(sd?.['batching']).toEqual({ timestep: 'per-sample', continuous: false, joinsAtAnyStep: true });
+    expect(xl?.['batching']).toMatchObject({ continuous: false });
   });
 
   it('streams latent2rgb previews (RGB, the latent size: 1/8 of the image) for a text job that asks', async () => {

@@ -15,9 +15,10 @@
 /** @typedef {{ id: string, type: string, status: string, model: string, prompt: string, seed: number, steps: number, step: number, percent: number, host: string | null, batchId: string | null, attempts: number, createdAt: string, finishedAt: string | null, error: ErrorInfo | null, retryOf: string | null, retriedBy: string | null }} JobRow */
 /** @typedef {{ jobId: string, kind: string, contentType: string, url: string, prompt: string, seed: number }} GalleryItem */
 /** @typedef {import('./dashboard-charts.js').StepTiming} StepTiming */
-/** @typedef {{ jobId: string, kind: string, model: string, step: number, steps: number, stepsPerSec: number, mode: string, stages: number, devices: string[], startedAt: number, recentSteps?: StepTiming[] }} HostJob */
+/** @typedef {{ jobId: string, kind: string, model: string, step: number, steps: number, stepsPerSec: number, mode: string, stages: number, devices: string[], startedAt: number, recentSteps?: StepTiming[], batched?: boolean }} HostJob */
 /** @typedef {{ device: string, pid: number, state: string, restarts: number, engine: string }} HostStage */
-/** @typedef {{ id: string, devices: string[], state: string, jobs: HostJob[], stages: HostStage[] }} HostGroup */
+/** @typedef {{ device: string, model: string, members: number, rows: number, maxRows: number, queued: number, recentRows?: number[] }} HostBatch */
+/** @typedef {{ id: string, devices: string[], state: string, jobs: HostJob[], stages: HostStage[], batches?: HostBatch[] }} HostGroup */
 /** @typedef {{ hostId: string, hostname: string, pid: number, startedAt: number, lastHeartbeatAt: number, heartbeatIntervalMs: number, heartbeatAgeMs: number, alive: boolean, devices: Array<{ label: string, kind: string, name?: string, memoryMiB?: number }>, groups: HostGroup[] }} HostRow */
 /** @typedef {{ key: string, url: string | null } | null} Artifact */
 /** @typedef {{ id: string, name: string | null, type: string, model: string | null, status: string, cancelRequested: boolean, priority: number, total: number, round: number, counts: Record<string, number>, progress: { percent: number, ended: number, total: number }, eta: { seconds: number, at: string } | null, createdAt: string, startedAt: string | null, finishedAt: string | null, failed: Array<{ index: number, jobId: string, error: ErrorInfo | null }>, manifest: Artifact, contactSheet: Artifact, finalizeError: ErrorInfo | null }} BatchView */
@@ -167,6 +168,45 @@ function bar(percent, cls = '') {
   return el('span', { class: 'bar', 'data-percent': percent }, [fill]);
 }
 
+/**
+ * A device's batch occupancy over the last minute: one bar per second, its height the most rows
+ * a step ran that second against the admission limit.
+ * @param {number[]} rows @param {number} maxRows
+ */
+function occupancySparkline(rows, maxRows) {
+  const top = Math.max(1, maxRows, ...rows);
+  return el(
+    'span',
+    { class: 'sparkline', 'data-samples': rows.length, 'data-peak': Math.max(0, ...rows), title: `rows per step, last ${rows.length} s (limit ${maxRows})` },
+    rows.map((r) => {
+      const b = el('span', { class: 'spark' });
+      b.style.height = `${Math.round((100 * r) / top)}%`;
+      return b;
+    }),
+  );
+}
+
+/** @param {HostBatch[]} batches */
+function batchTable(batches) {
+  return el('table', { class: 'batches' }, [
+    el('thead', {}, [el('tr', {}, ['batch on', 'model', 'jobs', 'rows / limit', 'waiting', 'last minute'].map((t) => el('th', { text: t })))]),
+    el(
+      'tbody',
+      {},
+      batches.map((b) =>
+        el('tr', { 'data-batch-device': b.device }, [
+          el('td', { class: 'mono', text: b.device }),
+          el('td', { text: b.model }),
+          el('td', { class: 'num', 'data-members': b.members, text: b.members }),
+          el('td', { class: 'num', text: `${b.rows} / ${b.maxRows}` }),
+          el('td', { class: 'num', text: b.queued }),
+          el('td', {}, [occupancySparkline(b.recentRows ?? [], b.maxRows)]),
+        ]),
+      ),
+    ),
+  ]);
+}
+
 /** @param {Array<Node | string | null | undefined | false>} children */
 const actionsCell = (children) => el('td', {}, [el('div', { class: 'actions' }, children)]);
 
@@ -227,12 +267,13 @@ function renderHosts(hosts) {
                 g.jobs.map((j) =>
                   el('li', { 'data-job-id': j.jobId }, [
                     el('span', { class: 'mono', text: shortId(j.jobId) }),
-                    ` ${j.kind} ${j.model} · ${j.mode}${j.mode === 'async' ? ` ×${j.stages}` : ''} · step ${j.step}/${j.steps} · ${j.stepsPerSec.toFixed(1)} steps/s `,
+                    ` ${j.kind} ${j.model} · ${j.mode}${j.mode === 'async' ? ` ×${j.stages}` : ''}${j.batched ? ' (batched)' : ''} · step ${j.step}/${j.steps} · ${j.stepsPerSec.toFixed(1)} steps/s `,
                     bar(j.steps ? (100 * j.step) / j.steps : 0, 'running'),
                   ]),
                 ),
               )
             : el('p', { class: 'muted', text: 'idle' }),
+          g.batches?.length ? batchTable(g.batches) : null,
           g.stages.length
             ? el('table', { class: 'stages' }, [
                 el('thead', {}, [el('tr', {}, ['device', 'pid', 'state', 'restarts', 'engine'].map((t) => el('th', { text: t })))]),

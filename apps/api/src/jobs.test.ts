@@ -140,6 +140,8 @@ describe('jobs API (real Redis, real HTTP)', () => {
     expect(video?.prompts[7]).toEqual({ classId: 7, label: '7', aliases: ['seven'] });
     expect(video?.defaults.steps).toBeGreaterThan(0);
     expect(video?.defaults.timeoutSec).toBe(600);
+    // Read from each denoiser graph's declared timestep input: both take one per batch row.
+    for (const m of shipped) expect(m.batching).toEqual({ timestep: 'per-sample', continuous: true, joinsAtAnyStep: true });
   });
 
   it('answers 400 for a malformed id and 404 for an unknown one', async () => {

@@ -1,3 +1,4 @@
+import type { ResolvedParallel } from '@asyncdiff/engine';
 import type { GeneratorPackage } from '@asyncdiff/models';
 import { createJobWorker, type HostGroupState, type HostGroupStatus, type JobWorker } from '@asyncdiff/queue';
 import type { ObjectStore } from '@asyncdiff/storage';
@@ -6,6 +7,8 @@ import type { BacklogMonitor } from './backlog.js';
 import { DeviceAllocator } from './device-allocator.js';
 import type { HostDevice } from './devices/discover.js';
 import { EngineCache } from './engine-cache.js';
+import { BatchSlots } from './jobs/batch-slots.js';
+import { engineKey, takeEngine } from './jobs/denoise.js';
 import type { CheckpointStore } from './jobs/checkpoint-store.js';
 import type { GroupRuntime, RunningJob } from './jobs/group-runtime.js';
 import { createJobHandler } from './jobs/run-job.js';
@@ -30,9 +33,13 @@ export interface GroupDeps {
  * can run one AsyncDiff job on all devices or one sequential job per device (data parallelism).
  * The allocator, not BullMQ, decides what actually runs.
  */
+/** The layout of every continuous batch: the whole model on one device. */
+const SEQUENTIAL: ResolvedParallel = { mode: 'sequential', stages: 1, stride: 1, warmup: 1, timeShift: false, compensation: 'none' };
+
 export class ReplicaGroup implements GroupRuntime {
   readonly allocator: DeviceAllocator;
   readonly engines: EngineCache;
+  readonly batches: BatchSlots;
   readonly hostId: string;
   readonly options: ResolvedGpuHostOptions;
   readonly store: ObjectStore;
@@ -63,6 +70,22 @@ export class ReplicaGroup implements GroupRuntime {
     // Jobs waiting for devices here + jobs on their way to the allocator + BullMQ backlog.
     this.allocator = new DeviceAllocator(devices.length, (waitingHere) => waitingHere + this.arriving + this.backlog.value < this.options.autoAsyncMaxWaiting);
     this.engines = new EngineCache(this.options.maxEnginesPerGroup, this.options.onError);
+    this.batches = new BatchSlots({
+      acquire: (demand, signal) => this.allocator.acquire(demand, signal),
+      deviceFree: () => this.allocator.freeCount > 0 && this.allocator.waiting === 0,
+      takeEngine: async (name, device) => {
+        const model = this.model(name);
+        const key = engineKey(model, SEQUENTIAL, [device]);
+        return { key, ...(await takeEngine(this, model, SEQUENTIAL, [device], key)) };
+      },
+      maxStepMs: this.options.maxStepMs,
+      maxBatchRows: this.options.maxBatchRows,
+      onError: this.options.onError,
+      onStep: (slot, info) => this.metrics.batchStep(this.id, this.devices[slot.device]?.label ?? String(slot.device), slot.model, info),
+      onRestart: (slot) => this.noteRestart(slot.device),
+      onCalibrated: (slot, info) =>
+        this.logger.info({ engine: slot.key, measured: info.measured, budgetMs: Math.round(info.budgetMs * 1000) / 1000, maxRows: info.maxRows }, `continuous batching on ${slot.key}: up to ${info.maxRows} rows per step`),
+    });
   }
 
   /** Starts the coordinator's workers (one per queue) and waits until they listen. */
@@ -79,7 +102,9 @@ export class ReplicaGroup implements GroupRuntime {
           ...(o.attempts !== undefined && { attempts: o.attempts }),
           ...(o.backoffDelayMs !== undefined && { backoffDelayMs: o.backoffDelayMs }),
           hostId: `${this.hostId}/${this.id}`,
-          concurrency: this.devices.length,
+          // Continuous batching: enough jobs in hand to fill every device's batch (a job that
+          // finds no room waits in the handler, holding its lock, as it would for a device).
+          concurrency: o.batching === 'continuous' ? this.devices.length * Math.max(1, Math.ceil(o.maxBatchRows / 2)) : this.devices.length,
           lockDurationMs: o.lockDurationMs,
           stalledIntervalMs: o.stalledIntervalMs,
           shutdownGraceMs: o.drainGraceMs,
@@ -147,8 +172,10 @@ export class ReplicaGroup implements GroupRuntime {
           devices: j.devices,
           startedAt: j.startedAt,
           recentSteps: [...j.recentSteps],
+          ...(j.batched && { batched: true }),
         };
       }),
+      batches: this.batches.occupancy().map((b) => ({ device: this.devices[b.device]?.label ?? `?${b.device}`, model: b.model, ...b.occupancy, recentRows: b.recentRows })),
       stages: this.engines.all().flatMap((e) =>
         e.engine.runner.stageStatus().map((s) => {
           const d = e.devices[s.device] ?? -1;

@@ -80,6 +80,20 @@ export interface GpuHostOptions {
    * (trade-off measured in bench/RESULTS.md, "Coordinator wait"). @defaultValue 'async'
    */
   coordinatorWait?: 'async' | 'hybrid';
+  /**
+   * `continuous`: jobs that run on one device (sequential, or `auto` under load) share a running
+   * batch per (model, resolution, guidance) on that device, joining and leaving at step
+   * boundaries with the same bytes as alone; `off`: one job per device (data parallelism).
+   * @defaultValue 'continuous'
+   */
+  batching?: 'continuous' | 'off';
+  /**
+   * Admission control: the largest batch admitted is the largest whose step time, measured when a
+   * device's batch first opens, stays within this many ms. @defaultValue twice a lone job's step time
+   */
+  maxStepMs?: number;
+  /** Upper bound on a batch's model rows (2 per image with guidance), whatever the budget allows. @defaultValue 32 */
+  maxBatchRows?: number;
   /** Idle-stage health-check period (0 disables). @defaultValue 30000 */
   healthIntervalMs?: number;
   /** A health check slower than this counts as a dead stage. @defaultValue 10000 */
@@ -158,6 +172,9 @@ export interface ResolvedGpuHostOptions {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTtlMs: number;
   readonly coordinatorWait: 'async' | 'hybrid';
+  readonly batching: 'continuous' | 'off';
+  readonly maxStepMs: number | undefined;
+  readonly maxBatchRows: number;
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
   readonly maxStageRestartsPerJob: number;
@@ -188,6 +205,12 @@ function qualityBudget(value: string | undefined): QualityBudget {
   const known = QUALITY_BUDGETS.find((b) => b === value);
   if (!known) throw new GpuHostConfigError('INVALID_OPTIONS', 'defaultQuality', `must be one of ${QUALITY_BUDGETS.join(', ')}, got ${value}`);
   return known;
+}
+
+function batching(value: string | undefined): 'continuous' | 'off' {
+  if (value === undefined) return 'continuous';
+  if (value !== 'continuous' && value !== 'off') throw new GpuHostConfigError('INVALID_OPTIONS', 'batching', `must be continuous or off, got ${value}`);
+  return value;
 }
 
 function coordinatorWait(value: string | undefined): 'async' | 'hybrid' {
@@ -244,6 +267,9 @@ export function resolveGpuHostOptions(options: GpuHostOptions = {}): ResolvedGpu
     heartbeatIntervalMs,
     heartbeatTtlMs: 3 * heartbeatIntervalMs,
     coordinatorWait: coordinatorWait(options.coordinatorWait),
+    batching: batching(options.batching),
+    maxStepMs: options.maxStepMs === undefined ? undefined : int('maxStepMs', options.maxStepMs, 1, 1),
+    maxBatchRows: int('maxBatchRows', options.maxBatchRows, 32, 1, 1024),
     healthIntervalMs: int('healthIntervalMs', options.healthIntervalMs, 30_000, 0),
     healthTimeoutMs: int('healthTimeoutMs', options.healthTimeoutMs, 10_000, 1),
     maxStageRestartsPerJob: int('maxStageRestartsPerJob', options.maxStageRestartsPerJob, 3, 0, 100),

@@ -19,7 +19,7 @@ export interface BatchMemberRequest {
   readonly seed: number;
   /** Classifier-free guidance scale; ≠ 1 exactly when the batch was opened with `cfg`. */
   readonly guidance: number;
-  /** Lower joins first when the batch is full (BullMQ's convention: 1 is the highest priority). @defaultValue 0 */
+  /** Higher joins first when the batch is full (the API's job priority). @defaultValue 0 */
   readonly priority?: number;
   readonly signal?: AbortSignal | undefined;
   readonly onStep?: ((p: StepProgress) => void) | undefined;
@@ -190,7 +190,7 @@ export class ContinuousBatch {
   /** Moves waiting jobs in (priority, then arrival) while their rows fit. */
   private admit(): void {
     if (this.waiting.length === 0) return;
-    this.waiting.sort((a, b) => (a.req.priority ?? 0) - (b.req.priority ?? 0) || a.order - b.order);
+    this.waiting.sort((a, b) => (b.req.priority ?? 0) - (a.req.priority ?? 0) || a.order - b.order);
     let rows = this.rows;
     const lockstep = !this.options.perRowTimesteps;
     for (let i = 0; i < this.waiting.length; ) {

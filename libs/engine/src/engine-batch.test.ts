@@ -58,22 +58,26 @@ describe('continuous batching on stage processes (digits, sequential)', () => {
   }, 60_000);
 
   it('admits by rows: a job that does not fit waits for the next boundary with room, higher priority first', async () => {
-    // 4 rows: A (2 rows) + one more 2-row job at a time; B has 4 rows (2 images, guidance).
+    // 4 rows: A (2 rows) starts at once on the idle batch; D (priority 1) and then C (priority 5)
+    // arrive while it runs, and only one of them fits beside A: C, the higher priority, goes first.
     const batches = new EngineBatches(engine, { maxRows: 4 });
+    const d: GenerateRequest = { conditioning: classConditioning(digits, [2]), seed: 55, steps: 12, guidance: 2 };
+    const dAlone = (await engine.generate(d)).latents;
     const order: string[] = [];
     const started = (name: string) => (p: { step: number }) => {
       if (p.step === 1) order.push(name);
     };
     const results = await Promise.all([
       batches.join({ ...jobs.a, onStep: started('a') }),
-      batches.join({ ...jobs.b, priority: 5, onStep: started('b') }),
-      batches.join({ ...jobs.c, priority: 1, onStep: started('c') }),
+      batches.join({ ...d, priority: 1, onStep: started('d') }),
+      batches.join({ ...jobs.c, priority: 5, onStep: started('c') }),
     ]);
-    // A and C (higher priority than B) fit together; B (4 rows) starts once both have left.
-    expect(order).toEqual(['a', 'c', 'b']);
+    expect(order).toEqual(['a', 'c', 'd']);
     expect(same(results[0].latents, alone.a!)).toBe(true);
-    expect(same(results[1].latents, alone.b!)).toBe(true);
+    expect(same(results[1].latents, dAlone)).toBe(true);
     expect(same(results[2].latents, alone.c!)).toBe(true);
+    // A job too big for the batch is refused at once, naming the count.
+    await expect(batches.join({ ...jobs.b, conditioning: classConditioning(digits, [1, 2, 3]) })).rejects.toThrow(/6 rows; the batch holds 4/);
   }, 60_000);
 
   it('a cancelled member leaves at the next boundary; the others finish with their own bytes', async () => {

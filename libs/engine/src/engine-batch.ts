@@ -1,26 +1,18 @@
 import { ContinuousBatch, InvalidOptionError, isStale, type ContinuousBatchOptions } from '@asyncdiff/asyncdiff';
+import { timestepBatchingOf, type TimestepBatching } from '@asyncdiff/models';
 import { gaussianNoise } from '@asyncdiff/tensor';
 
 import type { Denoiser } from './denoiser.js';
 import type { Engine, GenerateRequest, GenerateResult } from './engine.js';
 
-/**
- * How a denoiser's timestep input lets jobs share a batch: `per-sample` (a [batch] input — the
- * shipped models, diffusers' UNet exports with a dynamic batch) lets jobs at different steps run
- * together; `scalar` (rank 0 or a fixed [1]) batches only jobs at the same step.
- */
-export type TimestepBatching = 'per-sample' | 'scalar';
-
-/** Reads the timestep input's declared shape (what `/v1/models` reports). */
+/** The denoiser's timestep batching case, from its declared signature (`/v1/models` reads the same). */
 export function timestepBatching(denoiser: Denoiser): TimestepBatching {
-  const input = denoiser.signature.inputs.find((i) => i.name === denoiser.io.timestep);
-  if (!input || input.dims.length === 0) return 'scalar';
-  return input.dims.length === 1 && input.dims[0] === 1 ? 'scalar' : 'per-sample';
+  return timestepBatchingOf(denoiser.signature.inputs.find((i) => i.name === denoiser.io.timestep)?.dims);
 }
 
 /** A request to join the engine's running batch: a generation plus its admission priority. */
 export interface BatchJoinRequest extends GenerateRequest {
-  /** Lower joins first when the batch is full (BullMQ's convention). @defaultValue 0 */
+  /** Higher joins first when the batch is full (the API's job priority). @defaultValue 0 */
   readonly priority?: number;
 }
 

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 
-import { StageCrashedError, buildSchedule, sample, type StepProgress } from '@asyncdiff/asyncdiff';
+import { StageCrashedError, buildSchedule, guidanceBatch, sample, type StepProgress } from '@asyncdiff/asyncdiff';
 import { findModelPackage } from '@asyncdiff/models';
 import { createScheduler } from '@asyncdiff/schedulers';
 import { isProcessAlive, sweepOrphanSegments } from '@asyncdiff/shm';
@@ -72,6 +72,38 @@ describe('a stage process killed mid-generation', () => {
       // And the recovered runner still generates.
       const again = await sample({ runner, schedule, scheduler, sampleDims: model.sampleDims, conditioning: classConditioning(model, [2]), seed: 2, guidance: 2 });
       expect(again.latents.every((v) => Number.isFinite(v))).toBe(true);
+    } finally {
+      await runner.close();
+    }
+  }, 60_000);
+
+  it('a stage that died between steps (its exit already seen) fails the next dispatch as a crash, not as a lifecycle bug', async () => {
+    // The race CI hit: a stage finishes its run and dies before the next dispatch; the exit event
+    // (handled during some await) marks its handle crashed; the next step dispatches to it. That
+    // must be a retryable StageCrashedError the engine recovers from, never `crashed → busy`.
+    const { pipeline } = await splitForModel(await denoiserOf(model), 2);
+    const runner = await ProcessRunner.create({ pipeline, devices: cpuDeviceGroups(2).devices });
+    try {
+      const steps = 6;
+      const schedule = buildSchedule({ steps, stages: 2, stride: 1, warmup: 2, timeShift: false });
+      const scheduler = createScheduler(model.noiseSchedule, schedulerOptions(model, 'ddim', steps));
+      const conditioning = guidanceBatch(classConditioning(model, [3]), true);
+      await runner.begin({ batch: 2, conditioning, sampleDims: model.sampleDims });
+      const latent = new Float32Array(2 * model.sampleDims.reduce((a, b) => a * b, 1));
+      for (const st of schedule.steps.slice(0, 3)) await runner.runStep(st, latent, scheduler.timesteps);
+      const victim = runner.pids[1]!;
+      const exited = new Promise<void>((resolve) => runner.stages[1]!.onExitOnce(() => resolve()));
+      process.kill(victim, 'SIGKILL');
+      await exited;
+      expect(runner.stages[1]!.state).toBe('crashed');
+      const err = await runner.runStep(schedule.steps[3]!, latent, scheduler.timesteps).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      runner.end();
+      expect(err).toBeInstanceOf(StageCrashedError);
+      expect((err as StageCrashedError).device).toBe(1);
+      expect(await runner.recover()).toEqual([1]);
     } finally {
       await runner.close();
     }

@@ -15,3 +15,5 @@ export { acceptedPrompts, resolvePrompt } from './prompt.js';
 export type { ModelJson } from './schema.js';
 export { findQualityReceipt, QUALITY_RECEIPTS_FILE, readQualityReceipts, receiptKey, writeQualityReceipt } from './quality-receipts.js';
 export type { QualityReceipt, QualityReceiptsFile, ReceiptConfig } from './quality-receipts.js';
+export { readOnnxInputs, timestepBatchingOf } from './onnx-inputs.js';
+export type { OnnxInputShape, TimestepBatching } from './onnx-inputs.js';

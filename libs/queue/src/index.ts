@@ -152,6 +152,7 @@ export {
   STEP_SECONDS_BUCKETS,
   type HostDeviceStatus,
   type HostGroupState,
+  type HostBatchStatus,
   type HostGroupStatus,
   type HostJobStatus,
   type HostStageStatus,

@@ -616,6 +616,14 @@ export class ProcessRunner implements StageRunner {
     // Producers are named by global device (a branch reads its own branch's producers).
     const producerRuns = this.lastRun;
     const h = this.handles[device]!;
+    // A stage that died since the last wait (its exit event already marked it crashed, or the
+    // process is gone) is a crash the caller recovers from, not a lifecycle bug: dispatching
+    // to it would be `crashed → busy`.
+    if (!h.alive()) {
+      h.markCrashed();
+      this.configured = undefined;
+      throw new StageCrashedError(device, `stage process of device ${device} (pid ${h.pid}) died before run ${step} was dispatched${h.stderrTail ? `: ${h.stderrTail}` : ''}`);
+    }
     h.markBusy();
     this.dispatchedAt[device] = monotonicUs();
     return this.ctl.dispatch(device, { run: next, tIndex: run.t, tValue, perRow: this.perRow, producerRuns, weights });

@@ -86,6 +86,13 @@ export const modelListSchema = z.object({
       prompts: z.array(z.object({ classId: z.number().int(), label: z.string(), aliases: z.array(z.string()) })).describe('Class-conditional models: the prompts they accept (empty for text models).'),
       defaults: z.object({ steps: z.number().int(), guidance: z.number(), scheduler: z.enum(SCHEDULERS), timeoutSec: z.number().int() }),
       outputFormats: z.array(z.enum(OUTPUT_FORMATS)),
+      batching: z
+        .object({
+          timestep: z.enum(['per-sample', 'scalar']).describe('The denoiser graph\'s timestep input: one value per batch row, or one for the whole batch.'),
+          continuous: z.boolean().describe('Whether a GPU host runs this model\'s one-device jobs in continuous batches (our class-conditional packages; text models run alone).'),
+          joinsAtAnyStep: z.boolean().describe('Whether a job may join a batch whose jobs are at other steps (per-sample timestep); otherwise it joins only jobs at its own step.'),
+        })
+        .describe('How jobs of this model share a device\'s continuous batch (same bytes as alone either way).'),
     }),
   ),
 });

@@ -1,4 +1,4 @@
-import type { GeneratorPackage } from '@asyncdiff/models';
+import { readOnnxInputs, timestepBatchingOf, type GeneratorPackage, type TimestepBatching } from '@asyncdiff/models';
 import { SPEC_LIMITS } from '@asyncdiff/queue';
 import type { Express, RequestHandler } from 'express';
 import type { z } from 'zod';
@@ -26,6 +26,7 @@ export function toModelView(m: GeneratorPackage): ModelView {
       prompts: [],
       defaults: { steps: m.defaults.steps, guidance: m.defaults.guidance, scheduler: m.defaults.scheduler, timeoutSec: m.defaults.timeoutSec },
       outputFormats,
+      batching: batchingOf(m.unet.path, 'timestep', false),
     };
   }
   return {
@@ -40,7 +41,20 @@ export function toModelView(m: GeneratorPackage): ModelView {
     prompts: m.classes.map((c) => ({ classId: c.id, label: c.label, aliases: [...c.aliases] })),
     defaults: { steps: m.defaults.steps, guidance: m.defaults.guidance, scheduler: m.defaults.scheduler, timeoutSec: m.defaults.timeoutSec },
     outputFormats,
+    batching: batchingOf(m.denoiserPath, m.io.timestep, true),
   };
+}
+
+/** Timestep batching per denoiser file, read once (the graph's declared inputs, never its weights). */
+const timestepCases = new Map<string, TimestepBatching>();
+
+function batchingOf(denoiserPath: string, timestepInput: string, continuous: boolean): ModelView['batching'] {
+  let timestep = timestepCases.get(denoiserPath);
+  if (timestep === undefined) {
+    timestep = timestepBatchingOf(readOnnxInputs(denoiserPath).find((i) => i.name === timestepInput)?.dims);
+    timestepCases.set(denoiserPath, timestep);
+  }
+  return { timestep, continuous, joinsAtAnyStep: timestep === 'per-sample' };
 }
 
 /** `GET /v1/models`. */

@@ -1,12 +1,13 @@
 import type { SamplerCheckpoint, StepProgress } from '@asyncdiff/asyncdiff';
 import { SamplingAbortedError } from '@asyncdiff/asyncdiff';
-import { Engine, TextToImage, classConditioning, openModelHost, previewRenderer, type GenerateResult, type ResolvedParallel, type TextToImageResult } from '@asyncdiff/engine';
+import { Engine, TextToImage, classConditioning, openModelHost, previewRenderer, type GenerateRequest, type GenerateResult, type ResolvedParallel, type TextToImageResult } from '@asyncdiff/engine';
 import type { GeneratorPackage } from '@asyncdiff/models';
 import { RECENT_STEPS_KEPT, type JobHandlerContext, type JobSpec } from '@asyncdiff/queue';
 
 import type { DeviceLease } from '../device-allocator.js';
 import type { HostLogger } from '../telemetry/logger.js';
 import { stepRecorder } from '../telemetry/step-recorder.js';
+import type { BatchSlot } from './batch-slots.js';
 import type { GroupRuntime, RunningJob } from './group-runtime.js';
 import { previewPublisher, type PreviewPublisher } from './preview-publisher.js';
 
@@ -57,14 +58,36 @@ export async function denoise(args: {
   readonly log: HostLogger;
   /** Called after every step with the state to resume from before the next one. */
   readonly onCheckpoint: (checkpoint: SamplerCheckpoint) => void;
+  /** Run inside this device's continuous batch instead of alone (the slot holds the device and engine). */
+  readonly batch?: BatchSlot | undefined;
 }): Promise<DenoiseOutcome> {
-  const { group, ctx, model, spec, parallel, lease, running } = args;
+  const { group, model, parallel, lease } = args;
+  if (args.batch) {
+    const slot = args.batch;
+    return run(args, { engine: slot.engine, text: undefined }, 0, (req) => slot.batches.join({ ...req, priority: args.spec.priority }), async () => undefined);
+  }
   const key = engineKey(model, parallel, lease.devices);
   const opened = performance.now();
   let openedHere = false;
-  const groupDevices = [...lease.devices];
-  const { entry, release } = await group.engines.take(key, groupDevices, async () => {
-    openedHere = true;
+  const { entry, release } = await takeEngine(group, model, parallel, lease.devices, key, () => (openedHere = true));
+  const engineOpenMs = openedHere ? performance.now() - opened : 0;
+  const held = holders.get(group) ?? new Map<string, HostLogger>();
+  holders.set(group, held);
+  held.set(key, args.log);
+  return run(args, entry, engineOpenMs, (req) => entry.engine.generate(req), async (broken) => {
+    held.delete(key);
+    await release(broken);
+  });
+}
+
+/**
+ * Takes (or opens) the cached engine for `key` on `devices`: stage processes, and for text
+ * models the text encoders and VAE in a model host. `onOpen` is called when it had to be opened.
+ */
+export function takeEngine(group: GroupRuntime, model: GeneratorPackage, parallel: ResolvedParallel, devices: readonly number[], key: string, onOpen: () => void = () => undefined): ReturnType<GroupRuntime['engines']['take']> {
+  const groupDevices = [...devices];
+  return group.engines.take(key, groupDevices, async () => {
+    onOpen();
     const engine = await Engine.open({
       model,
       parallel,
@@ -90,11 +113,20 @@ export async function denoise(args: {
       throw err;
     }
   });
-  const engineOpenMs = openedHere ? performance.now() - opened : 0;
+}
+
+type DenoiseArgs = Parameters<typeof denoise>[0];
+
+/** The sampling loop of one job on an engine taken for it (`generate`: alone or in a batch). */
+async function run(
+  args: DenoiseArgs,
+  entry: { readonly engine: Engine; readonly text?: TextToImage | undefined },
+  engineOpenMs: number,
+  generate: (req: GenerateRequest) => Promise<GenerateResult>,
+  done: (broken: boolean) => Promise<void>,
+): Promise<DenoiseOutcome> {
+  const { group, ctx, model, spec, parallel, running } = args;
   let broken = true;
-  const held = holders.get(group) ?? new Map<string, HostLogger>();
-  holders.set(group, held);
-  held.set(key, args.log);
   try {
     running.denoiseStartedAt = performance.now();
     const started = performance.now();
@@ -131,7 +163,7 @@ export async function denoise(args: {
       outcome = { result: r.generation, pixels: { data: r.pixels, sampleDims: [3, height, width] }, text: { truncation, encodeMs, decodeMs, width, height }, engineOpenMs, denoiseMs: performance.now() - started, previews: preview?.counts };
     } else {
       if (model.format !== 'asyncdiff') throw new Error(`job ${ctx.job.id} has no text side for text model ${model.name}`);
-      const result = await entry.engine.generate({ conditioning: classConditioning(model, new Array<number>(spec.count).fill(spec.classId)), ...common });
+      const result = await generate({ conditioning: classConditioning(model, new Array<number>(spec.count).fill(spec.classId)), ...common });
       outcome = { result, pixels: { data: result.latents, sampleDims: result.sampleDims }, text: undefined, engineOpenMs, denoiseMs: performance.now() - started, previews: preview?.counts };
     }
     // A preview still being published belongs before the job's `encode` progress.
@@ -143,8 +175,7 @@ export async function denoise(args: {
     if (err instanceof SamplingAbortedError) broken = false;
     throw err;
   } finally {
-    held.delete(key);
-    await release(broken);
+    await done(broken);
   }
 }
 

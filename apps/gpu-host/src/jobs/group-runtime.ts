@@ -10,6 +10,7 @@ import type { EngineCache } from '../engine-cache.js';
 import type { ResolvedGpuHostOptions } from '../options.js';
 import type { HostMetrics } from '../telemetry/host-metrics.js';
 import type { HostLogger } from '../telemetry/logger.js';
+import type { BatchSlots } from './batch-slots.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 
 /** A job a group runs right now, as the heartbeat shows it (mutated as steps complete). */
@@ -28,6 +29,8 @@ export interface RunningJob {
   denoiseStartedAt: number | undefined;
   /** Where the last steps' time went (newest last, at most `RECENT_STEPS_KEPT`): the dashboard's timeline. */
   readonly recentSteps: StepTiming[];
+  /** Whether it runs inside a device's continuous batch. */
+  batched?: boolean;
 }
 
 /**
@@ -40,6 +43,8 @@ export interface GroupRuntime {
   readonly devices: readonly HostDevice[];
   readonly allocator: DeviceAllocator;
   readonly engines: EngineCache;
+  /** Continuous batches on this group's devices (used when `options.batching` is `continuous`). */
+  readonly batches: BatchSlots;
   readonly options: ResolvedGpuHostOptions;
   readonly store: ObjectStore;
   readonly checkpoints: CheckpointStore;

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { SamplerCheckpoint } from '@asyncdiff/asyncdiff';
-import { receiptConfigOf, type ResolvedParallel } from '@asyncdiff/engine';
+import { SamplingAbortedError, type SamplerCheckpoint } from '@asyncdiff/asyncdiff';
+import { classConditioning, receiptConfigOf, type ResolvedParallel } from '@asyncdiff/engine';
 import { findQualityReceipt, ModelError, readQualityReceipts, sampleSize, type GeneratorPackage, type QualityReceipt } from '@asyncdiff/models';
 import { isRetryable, JobCanceledError, LeaseLostError, WorkerShutdownError, type JobHandler, type JobHandlerContext, type JobHandlerResult, type JobSpec, type JobWarning } from '@asyncdiff/queue';
 
+import type { DeviceDemand, DeviceLease } from '../device-allocator.js';
 import { JobTimeoutError } from '../errors.js';
 import type { RunOutcome } from '../telemetry/host-metrics.js';
 import type { HostLogger } from '../telemetry/logger.js';
@@ -95,10 +96,21 @@ async function runArrived(group: GroupRuntime, ctx: JobHandlerContext, pickedAt:
     await group.backlog.refresh();
   }
   leave();
-  const lease = await group.allocator.acquire(plan.demand, signal).catch(async (err: unknown) => {
+  const dropCheckpointOnCancel = async (err: unknown): Promise<never> => {
     if (stored && signal.reason instanceof JobCanceledError) await group.checkpoints.delete(job.id, job.runId).catch(group.options.onError);
     throw err;
-  });
+  };
+  // A job that would run on one device joins that device's continuous batch (or opens one);
+  // the allocator may still answer an `auto` job on an idle group with several devices.
+  const grant = model.format === 'asyncdiff' && batchable(group, model, spec, plan.demand)
+    ? await group.batches.place(model.name, { conditioning: classConditioning(model, new Array<number>(spec.count).fill(spec.classId)), seed: spec.seed, guidance: spec.guidance }, plan.demand, signal).catch(dropCheckpointOnCancel)
+    : undefined;
+  const slot = grant?.kind === 'batch' ? grant : undefined;
+  const lease: DeviceLease = slot
+    ? { devices: [slot.slot.device], wide: false, waitedMs: slot.waitedMs, release: () => undefined }
+    : grant?.kind === 'lease'
+      ? grant.lease
+      : await group.allocator.acquire(plan.demand, signal).catch(dropCheckpointOnCancel);
   const deadline = startRunDeadline(signal, job.id, spec.timeoutSec ?? model.defaults.timeoutSec);
   const decision: ParallelDecision = decideParallel(spec.parallel, plan, lease.devices.length, receiptFor);
   const running: RunningJob = {
@@ -114,6 +126,7 @@ async function runArrived(group: GroupRuntime, ctx: JobHandlerContext, pickedAt:
     stepsThisRun: 0,
     denoiseStartedAt: undefined,
     recentSteps: [],
+    ...(slot && { batched: true }),
   };
   facts.mode = running.mode;
   log.info(
@@ -140,15 +153,19 @@ async function runArrived(group: GroupRuntime, ctx: JobHandlerContext, pickedAt:
         last = c;
         saver.maybe(c);
       },
+      batch: slot?.slot,
     });
   } catch (err) {
     deadline.clear();
+    // A member stopped between steps leaves a healthy batch; anything else broke it.
+    await slot?.leave(!(err instanceof SamplingAbortedError));
     // Stopped by the clock: the sampler saw an abort, the job sees its timeout.
     const failure = deadline.timedOut ?? err;
     await settleCheckpoint(group, job.id, job.runId, spec, saver, last, signal, failure);
     throw failure;
   } finally {
     lease.release();
+    await slot?.leave();
     untrack();
   }
   last = undefined;
@@ -208,6 +225,7 @@ async function runArrived(group: GroupRuntime, ctx: JobHandlerContext, pickedAt:
       count: spec.count,
       output: outputGeometry(outcome.pixels.sampleDims, spec.output),
       parallel: decision,
+      batched: slot !== undefined,
       resumedFrom: stored ? { step: stored.checkpoint.step, host: stored.host, savedAt: stored.savedAt } : null,
       attempt: job.attempts,
       timings,
@@ -344,4 +362,15 @@ async function settleCheckpoint(
   } catch (e) {
     group.options.onError(e);
   }
+}
+
+/**
+ * Whether a job runs in a device's continuous batch: batching on, a class-conditioned model of
+ * ours (text models keep their own pipeline around the loop), a one-device demand (`sequential`,
+ * or `auto`, which the allocator may still widen on an idle group) and rows that fit a batch.
+ */
+function batchable(group: GroupRuntime, model: GeneratorPackage, spec: JobSpec, demand: DeviceDemand): boolean {
+  if (group.options.batching !== 'continuous' || model.format !== 'asyncdiff') return false;
+  if (demand.kind === 'exact' && demand.count !== 1) return false;
+  return spec.count * (spec.guidance !== 1 ? 2 : 1) <= group.options.maxBatchRows;
 }

@@ -44,6 +44,8 @@ export interface JobSidecar {
   readonly count: number;
   readonly output: { readonly format: string; readonly scale: number; readonly frames: number; readonly width: number; readonly height: number };
   readonly parallel: ParallelDecision;
+  /** Whether the run shared its device's continuous batch with other jobs' rows (same bytes as alone). */
+  readonly batched: boolean;
   readonly resumedFrom: { readonly step: number; readonly host: string; readonly savedAt: number } | null;
   readonly attempt: number;
   readonly timings: RunTimings;

@@ -27,6 +27,8 @@ export interface HostMetrics {
   step(model: string, mode: Mode, timing: StepTiming): void;
   /** A stage process was replaced (crash, stuck run, failed health check). */
   stageRestarted(group: string): void;
+  /** One step of a device's continuous batch: how many jobs and model rows it ran. */
+  batchStep(group: string, device: string, model: string, info: { readonly members: number; readonly rows: number; readonly stepMs: number }): void;
   /** Step-time histograms by model and mode (the heartbeat's `stepTimes`). */
   stepTimes(): StepTimeHistogram[];
 }
@@ -89,6 +91,15 @@ export function createHostMetrics(groups: () => readonly GroupDevices[]): HostMe
     },
   });
 
+  const batchRows = new Histogram({
+    name: 'asyncdiff_batch_step_rows',
+    help: 'Model rows (2 per image with guidance) of one continuous-batch step, by device and model: batch occupancy over time.',
+    labelNames: ['group', 'device', 'model'] as const,
+    buckets: [1, 2, 4, 8, 12, 16, 24, 32, 48, 64],
+    registers,
+  });
+  const batchMembers = new Gauge({ name: 'asyncdiff_batch_members', help: 'Jobs in the last step of each device\'s continuous batch.', labelNames: ['group', 'device', 'model'] as const, registers });
+
   const histograms = new Map<string, { model: string; mode: Mode; counts: number[]; sumSec: number; count: number }>();
   return {
     registry,
@@ -120,6 +131,11 @@ export function createHostMetrics(groups: () => readonly GroupDevices[]): HostMe
     },
     stageRestarted(group) {
       restarts.inc({ group });
+    },
+    batchStep(group, device, model, info) {
+      // rows 0: the batch emptied and its device went back to the group.
+      if (info.rows > 0) batchRows.observe({ group, device, model }, info.rows);
+      batchMembers.set({ group, device, model }, info.members);
     },
     stepTimes: () => [...histograms.values()].map((h) => ({ ...h, counts: [...h.counts], sumSec: Math.round(h.sumSec * 1e6) / 1e6 })),
   };

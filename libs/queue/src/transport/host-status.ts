@@ -37,6 +37,8 @@ export interface HostJobStatus {
   readonly startedAt: number;
   /** Where the last steps' time went (newest last; at most `RECENT_STEPS_KEPT`). Absent from older hosts. */
   readonly recentSteps?: readonly StepTiming[];
+  /** Runs inside its device's continuous batch (absent: alone). */
+  readonly batched?: boolean;
 }
 
 /**
@@ -92,6 +94,25 @@ export interface HostGroupStatus {
   readonly state: HostGroupState;
   readonly jobs: readonly HostJobStatus[];
   readonly stages: readonly HostStageStatus[];
+  /** Continuous batches running now, one per device at most (absent from older hosts). */
+  readonly batches?: readonly HostBatchStatus[];
+}
+
+/**
+ * A device's continuous batch: how full it is now (model rows: 2 per image with guidance; 0 when
+ * the device runs none) and over the last minute. Every device that ran a batch is listed.
+ */
+export interface HostBatchStatus {
+  readonly device: string;
+  readonly model: string;
+  readonly members: number;
+  readonly rows: number;
+  /** The admission limit measured for this device and model. */
+  readonly maxRows: number;
+  /** Jobs placed in the batch that wait for room. */
+  readonly queued: number;
+  /** Most rows a step ran in each of the last 60 seconds, oldest first (0: no step that second). */
+  readonly recentRows: readonly number[];
 }
 
 /** One discovered device. */
@@ -129,6 +150,17 @@ const jobSchema = z.object({
   devices: z.array(z.string()),
   startedAt: z.number(),
   recentSteps: z.array(z.object({ step: z.number(), stepMs: z.number(), handoffMs: z.number(), stageMs: z.array(z.number()) })).optional(),
+  batched: z.boolean().optional(),
+});
+
+const batchSchema = z.object({
+  device: z.string(),
+  model: z.string(),
+  members: z.number().int(),
+  rows: z.number().int(),
+  maxRows: z.number().int(),
+  queued: z.number().int(),
+  recentRows: z.array(z.number()),
 });
 
 /** zod schema of `HostStatus`, for readers that parse heartbeats at their boundary. */
@@ -149,6 +181,7 @@ export const hostStatusSchema = z.object({
       state: z.enum(['idle', 'busy', 'draining']),
       jobs: z.array(jobSchema),
       stages: z.array(z.object({ device: z.string(), pid: z.number(), state: z.string(), restarts: z.number(), engine: z.string() })),
+      batches: z.array(batchSchema).optional(),
     }),
   ),
   stepTimes: z

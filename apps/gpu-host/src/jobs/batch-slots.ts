@@ -1,0 +1,256 @@
+import { EngineBatches, maxRowsWithin, measureStepMs, type BatchOccupancy, type Engine, type GenerateRequest } from '@asyncdiff/engine';
+
+import type { DeviceDemand, DeviceLease } from '../device-allocator.js';
+import type { CachedEngine } from '../engine-cache.js';
+
+/** A device running a continuous batch: its lease, its engine and the jobs inside. */
+export interface BatchSlot {
+  /** Engine key (model, sequential, device). */
+  readonly key: string;
+  readonly model: string;
+  /** Group device index. */
+  readonly device: number;
+  readonly engine: Engine;
+  readonly batches: EngineBatches;
+}
+
+/** What a job got: a place in a batch (leave when done), or a lease to run alone on. */
+export type SlotGrant =
+  | { readonly kind: 'batch'; readonly slot: BatchSlot; readonly leave: (broken?: boolean) => Promise<void>; readonly waitedMs: number }
+  | { readonly kind: 'lease'; readonly lease: DeviceLease };
+
+/** What `BatchSlots` needs from its group (an interface, so it is tested without a host). */
+export interface BatchSlotDeps {
+  /** Waits for devices (the group's allocator). */
+  acquire(demand: DeviceDemand, signal: AbortSignal): Promise<DeviceLease>;
+  /** Whether a device is free now and nobody waits for one. */
+  deviceFree(): boolean;
+  /** Takes the sequential engine of `model` on one device, opening it if needed. */
+  takeEngine(model: string, device: number): Promise<{ key: string; entry: CachedEngine; release: (broken?: boolean) => Promise<void> }>;
+  /** Admission: step-time budget in ms, or undefined for twice a lone job's step. */
+  readonly maxStepMs: number | undefined;
+  /** Hard cap on rows (and the runner's own `maxBatch`). */
+  readonly maxBatchRows: number;
+  readonly onError: (err: unknown) => void;
+  /** A batch step ran (occupancy for metrics and the dashboard). */
+  readonly onStep?: (slot: BatchSlot, info: { members: number; rows: number; stepMs: number }) => void;
+  /** A batch replaced dead stage processes (the device is the slot's). */
+  readonly onRestart?: (slot: BatchSlot) => void;
+  /** Admission control measured an engine. */
+  readonly onCalibrated?: (slot: Pick<BatchSlot, 'key' | 'device'>, info: { measured: { rows: number; stepMs: number }[]; budgetMs: number; maxRows: number }) => void;
+}
+
+interface OpenSlot extends BatchSlot {
+  holders: number;
+  closing: boolean;
+  readonly lease: DeviceLease;
+  readonly release: (broken?: boolean) => Promise<void>;
+}
+
+/** Seconds of occupancy history kept per device (the dashboard's sparkline). */
+export const OCCUPANCY_SECONDS = 60;
+
+/** A device's batch occupancy over the last `OCCUPANCY_SECONDS`, one value per second (oldest first). */
+export interface DeviceOccupancy {
+  readonly device: number;
+  /** The model of the batch running now, or of the last one. */
+  readonly model: string;
+  /** Now: members and rows of the running batch (0 when the device has none). */
+  readonly occupancy: BatchOccupancy;
+  /** Most model rows any step ran in each of the last seconds (0: no batch step that second). */
+  readonly recentRows: readonly number[];
+}
+
+/** Model rows a request needs (2 per image with guidance; the model default guides). */
+function rowsOf(req: GenerateRequest): number {
+  return req.conditioning.images * (req.guidance === 1 ? 1 : 2);
+}
+
+/** Admission control per engine, measured once (an engine's stages keep their speed). */
+const calibrated = new WeakMap<Engine, number>();
+
+/**
+ * A group's continuous batches: at most one per leased device. A batchable job joins a running
+ * batch of its model and shape with room — or, when a device is free, opens a new batch there
+ * (a new batch steps faster than a fuller one); when neither, it waits for whichever comes
+ * first: room in a batch or a device. A device whose batch empties is handed back to the group.
+ */
+export class BatchSlots {
+  private readonly slots = new Set<OpenSlot>();
+  /** Per device: the second (epoch s) of the newest sample, the samples, the last model. */
+  private readonly history = new Map<number, { second: number; rows: number[]; model: string; maxRows: number }>();
+  private roomWaiters: (() => void)[] = [];
+
+  constructor(private readonly deps: BatchSlotDeps) {}
+
+  /** Every device that ran a batch: its batch now and its occupancy over the last minute. */
+  occupancy(now = Date.now()): DeviceOccupancy[] {
+    const second = Math.floor(now / 1000);
+    return [...this.history.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([device, h]) => {
+        const running = [...this.slots].find((s) => s.device === device);
+        const shift = Math.min(OCCUPANCY_SECONDS, Math.max(0, second - h.second));
+        const recentRows = [...h.rows.slice(shift), ...new Array<number>(shift).fill(0)];
+        return { device, model: running?.model ?? h.model, occupancy: running?.batches.occupancy ?? { members: 0, rows: 0, maxRows: h.maxRows, queued: 0 }, recentRows };
+      });
+  }
+
+  /** Records a batch step in its device's per-second history. */
+  private record(slot: OpenSlot, rows: number, now = Date.now()): void {
+    const second = Math.floor(now / 1000);
+    let h = this.history.get(slot.device);
+    if (!h) this.history.set(slot.device, (h = { second, rows: new Array<number>(OCCUPANCY_SECONDS).fill(0), model: slot.model, maxRows: 0 }));
+    const shift = Math.min(OCCUPANCY_SECONDS, Math.max(0, second - h.second));
+    if (shift > 0) h.rows = [...h.rows.slice(shift), ...new Array<number>(shift).fill(0)];
+    h.second = second;
+    h.model = slot.model;
+    h.maxRows = slot.batches.occupancy.maxRows;
+    h.rows[OCCUPANCY_SECONDS - 1] = Math.max(h.rows[OCCUPANCY_SECONDS - 1] ?? 0, rows);
+  }
+
+  /**
+   * Places a job of `model` shaped like `req`: in a batch, or — when the allocator answers
+   * `demand` with several devices (an `auto` job on an idle group) — on a lease of its own.
+   */
+  async place(model: string, req: GenerateRequest, demand: DeviceDemand, signal: AbortSignal): Promise<SlotGrant> {
+    const since = performance.now();
+    for (;;) {
+      signal.throwIfAborted();
+      const open = !this.deps.deviceFree() ? this.withRoom(model, req) : undefined;
+      if (open) return this.enter(open, since);
+      const room = this.nextRoom();
+      const giveUp = new AbortController();
+      const onAbort = () => giveUp.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const leased = this.deps.acquire(demand, giveUp.signal);
+      const first = await Promise.race([leased.then((lease) => ({ lease }) as const), room.promise.then(() => ({ room: true }) as const)]).finally(() => {
+        signal.removeEventListener('abort', onAbort);
+        room.cancel();
+      });
+      if ('room' in first) {
+        giveUp.abort();
+        // A lease granted in the same turn goes straight back.
+        leased.then((l) => l.release(), () => undefined);
+        const slot = this.withRoom(model, req);
+        if (slot) return this.enter(slot, since);
+        continue;
+      }
+      const lease = first.lease;
+      if (lease.devices.length !== 1) return { kind: 'lease', lease };
+      let slot: OpenSlot;
+      try {
+        slot = await this.open(model, lease, req);
+      } catch (err) {
+        lease.release();
+        throw err;
+      }
+      if (rowsOf(req) <= slot.batches.occupancy.maxRows) return this.enter(slot, since);
+      // Bigger than admission allows on this device: it runs alone on the lease (in chunks if
+      // need be), and the device's batch is not opened.
+      await this.drop(slot);
+      return { kind: 'lease', lease };
+    }
+  }
+
+  private withRoom(model: string, req: GenerateRequest): OpenSlot | undefined {
+    let best: OpenSlot | undefined;
+    for (const s of this.slots) {
+      if (s.closing || s.model !== model || !s.batches.hasRoom(req)) continue;
+      if (!best || s.holders < best.holders) best = s;
+    }
+    return best;
+  }
+
+  private enter(slot: OpenSlot, since: number): SlotGrant {
+    slot.holders += 1;
+    let left = false;
+    return {
+      kind: 'batch',
+      slot,
+      waitedMs: performance.now() - since,
+      leave: async (broken = false) => {
+        if (left) return;
+        left = true;
+        slot.holders -= 1;
+        if (broken && !slot.closing) {
+          slot.closing = true;
+          await slot.batches.close(new Error('the batch broke'));
+        }
+        if (slot.holders === 0 && !slot.closing) slot.closing = true;
+        if (slot.closing && slot.holders === 0) await this.shut(slot, broken);
+        this.wakeRoomWaiters();
+      },
+    };
+  }
+
+  private async open(model: string, lease: DeviceLease, req: GenerateRequest): Promise<OpenSlot> {
+    const device = lease.devices[0]!;
+    const { key, entry, release } = await this.deps.takeEngine(model, device);
+    try {
+      const engine = entry.engine;
+      let maxRows = calibrated.get(engine);
+      if (maxRows === undefined) {
+        const cap = Math.min(this.deps.maxBatchRows, engine.runner.maxBatch ?? Infinity);
+        const perJob = req.guidance === 1 ? 1 : 2;
+        const sizes = [perJob];
+        for (let r = perJob * 2; r <= cap; r *= 2) sizes.push(r);
+        const measured = await measureStepMs(engine, sizes, req.conditioning);
+        const budgetMs = this.deps.maxStepMs ?? 2 * measured[0]!.stepMs;
+        maxRows = maxRowsWithin(measured, budgetMs);
+        calibrated.set(engine, maxRows);
+        this.deps.onCalibrated?.({ key, device }, { measured, budgetMs, maxRows });
+      }
+      const slot: OpenSlot = {
+        key,
+        model,
+        device,
+        engine,
+        lease,
+        release,
+        holders: 0,
+        closing: false,
+        batches: undefined as unknown as EngineBatches,
+      };
+      (slot as { batches: EngineBatches }).batches = new EngineBatches(engine, {
+        maxRows,
+        onStep: (info) => {
+          this.record(slot, info.rows);
+          this.deps.onStep?.(slot, info);
+        },
+        onRestart: () => this.deps.onRestart?.(slot),
+      });
+      this.slots.add(slot);
+      return slot;
+    } catch (err) {
+      await release(true).catch(this.deps.onError);
+      throw err;
+    }
+  }
+
+  /** Forgets a slot that never held a job, keeping its lease for the caller. */
+  private async drop(slot: OpenSlot): Promise<void> {
+    this.slots.delete(slot);
+    await slot.release(false).catch(this.deps.onError);
+  }
+
+  private async shut(slot: OpenSlot, broken: boolean): Promise<void> {
+    if (!this.slots.delete(slot)) return;
+    this.deps.onStep?.(slot, { members: 0, rows: 0, stepMs: 0 });
+    await slot.release(broken).catch(this.deps.onError);
+    slot.lease.release();
+  }
+
+  private nextRoom(): { promise: Promise<void>; cancel: () => void } {
+    let wake!: () => void;
+    const promise = new Promise<void>((resolve) => (wake = resolve));
+    this.roomWaiters.push(wake);
+    return { promise, cancel: () => (this.roomWaiters = this.roomWaiters.filter((w) => w !== wake)) };
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+}
