@@ -294,8 +294,7 @@ export class ContinuousBatch {
       try {
         await this.bind(rows);
         const step = this.stepCount++;
-        const plan: PlannedStep = { step, phase: 'warmup', runs: [{ device: 0, component: 0, t: 0, inputsFrom: null }], eps: { device: 0, step } };
-        await this.runner.runStep(plan, input, t.subarray(0, 1), t);
+        await this.runner.runStep(wholeModelStep(step), input, t.subarray(0, 1), t);
         return this.runner.eps(0);
       } catch (err) {
         if (!(err instanceof StageCrashedError) || restarts >= maxRestarts) throw err;
@@ -322,6 +321,14 @@ export class ContinuousBatch {
     await this.runner.begin({ batch: rows, conditioning, sampleDims: this.options.sampleDims });
     this.bound = key;
   }
+}
+
+/**
+ * Step `step` of a one-component layout (the whole model on each branch): one run reading the
+ * latent and timestep index 0 — what a continuous batch and its calibration dispatch.
+ */
+export function wholeModelStep(step: number): PlannedStep {
+  return { step, phase: 'warmup', runs: [{ device: 0, component: 0, t: 0, inputsFrom: null }], eps: { device: 0, step } };
 }
 
 function need(c: ConditioningTensors, name: string): FeedTensor {

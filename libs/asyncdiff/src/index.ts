@@ -16,7 +16,7 @@ export { FEED_DTYPES, guidanceBatch, sliceConditioning } from './feed.js';
 export type { ConditioningTensors, FeedDtype, FeedTensor, GuidanceConditioning } from './feed.js';
 export type { GenerationBatch, StageRunner, StageState, StageStatus } from './runner.js';
 export { sample } from './sampler.js';
-export { ContinuousBatch } from './continuous-batch.js';
+export { ContinuousBatch, wholeModelStep } from './continuous-batch.js';
 export type { BatchMemberRequest, BatchMemberResult, ContinuousBatchOptions } from './continuous-batch.js';
 export type { SampleOptions, SampleResult, SamplerCheckpoint, StepProgress } from './sampler.js';
 export type { PhaseTime, PhaseTimes } from './timings.js';

@@ -1,4 +1,4 @@
-import { ContinuousBatch, InvalidOptionError, isStale, type ContinuousBatchOptions } from '@asyncdiff/asyncdiff';
+import { ContinuousBatch, InvalidOptionError, isStale, wholeModelStep, type ContinuousBatchOptions } from '@asyncdiff/asyncdiff';
 import { timestepBatchingOf, type TimestepBatching } from '@asyncdiff/models';
 import { gaussianNoise } from '@asyncdiff/tensor';
 
@@ -134,7 +134,7 @@ export async function measureStepMs(engine: Engine, rows: readonly number[], con
       const times: number[] = [];
       for (let s = 0; s <= steps; s++) {
         const t0 = performance.now();
-        await runner.runStep({ step: s, phase: 'warmup', runs: [{ device: 0, component: 0, t: 0, inputsFrom: null }], eps: { device: 0, step: s } }, latent, t.subarray(0, 1), t);
+        await runner.runStep(wholeModelStep(s), latent, t.subarray(0, 1), t);
         if (s > 0) times.push(performance.now() - t0);
       }
       times.sort((a, b) => a - b);
