@@ -248,16 +248,22 @@ describe('infra against a live API', () => {
       metricsPort: 0,
       logger: createHostLogger({ hostId: 'infra-host', destination: { write: (line: string) => void hostLines.push(JSON.parse(line) as Record<string, unknown>) } }),
     });
-    const job = await call('/v1/jobs', { method: 'POST', body: JSON.stringify({ type: 'image', model: 'digits', prompt: '3', steps: 6, parallel: { mode: 'async' } }) });
-    expect(job.status).toBe(202);
-    jobId = ((await job.json()) as { id: string }).id;
-    const jobDeadline = Date.now() + 120_000;
-    for (;;) {
-      const status = ((await (await call(`/v1/jobs/${jobId}`)).json()) as { status: string }).status;
-      if (status === 'succeeded') break;
-      if (status === 'failed' || Date.now() > jobDeadline) throw new Error(`the GPU host's job ended ${status}`);
-      await sleep(100);
-    }
+    // An AsyncDiff job (stage metrics) and a sequential one, which runs in a continuous batch
+    // (batch occupancy metrics).
+    const runJob = async (parallel: { mode: string }) => {
+      const job = await call('/v1/jobs', { method: 'POST', body: JSON.stringify({ type: 'image', model: 'digits', prompt: '3', steps: 6, parallel }) });
+      expect(job.status).toBe(202);
+      const id = ((await job.json()) as { id: string }).id;
+      const jobDeadline = Date.now() + 120_000;
+      for (;;) {
+        const status = ((await (await call(`/v1/jobs/${id}`)).json()) as { status: string }).status;
+        if (status === 'succeeded') return id;
+        if (status === 'failed' || Date.now() > jobDeadline) throw new Error(`the GPU host's ${parallel.mode} job ended ${status}`);
+        await sleep(100);
+      }
+    };
+    jobId = await runJob({ mode: 'async' });
+    await runJob({ mode: 'sequential' });
     hostExposition = await (await fetch(`${host.probeUrl ?? ''}/metrics`)).text();
     exposition = await (await fetch(`${api.url}/metrics`)).text();
     families = new Map([...parseExposition(exposition), ...(hostFamilies = parseExposition(hostExposition))]);
@@ -296,11 +302,11 @@ describe('infra against a live API', () => {
 
   it('the GPU host observed the job: queue wait, run time, every step, every stage\'s session.run, hand-offs', () => {
     const sample = (series: string): number => {
-      const m = new RegExp(`^${series.replace(/[{}"+.]/g, '\\$&')} (\\S+)$`, 'm').exec(hostExposition);
+      const m = new RegExp(`^${series.replace(/[{}"+.[\]]/g, '\\$&')} (\\S+)$`, 'm').exec(hostExposition);
       expect(m, `${series} in the GPU host's scrape`).not.toBeNull();
       return Number(m?.[1]);
     };
-    expect(sample('asyncdiff_job_queue_wait_seconds_count{kind="image",model="digits"}')).toBe(1);
+    expect(sample('asyncdiff_job_queue_wait_seconds_count{kind="image",model="digits"}')).toBe(2);
     expect(sample('asyncdiff_job_run_seconds_count{kind="image",model="digits",mode="async",outcome="succeeded"}')).toBe(1);
     expect(sample('asyncdiff_job_run_seconds_sum{kind="image",model="digits",mode="async",outcome="succeeded"}')).toBeGreaterThan(0);
     expect(sample('asyncdiff_step_seconds_count{model="digits",mode="async"}')).toBe(6);
@@ -311,6 +317,13 @@ describe('infra against a live API', () => {
       expect(sample(`asyncdiff_stage_run_seconds_count{model="digits",mode="async",stage="${stage}"}`)).toBe(6);
       expect(sample(`asyncdiff_stage_run_seconds_sum{model="digits",mode="async",stage="${stage}"}`)).toBeGreaterThan(0);
     }
+    // The sequential job ran its 6 steps in a continuous batch of its own (1 image with guidance: 2 rows per step).
+    expect(sample('asyncdiff_job_run_seconds_count{kind="image",model="digits",mode="sequential",outcome="succeeded"}')).toBe(1);
+    const batchSteps = [...hostExposition.matchAll(/^asyncdiff_batch_step_rows_count\{group="g0",device="([^"]+)",model="digits"\} (\S+)$/gm)];
+    expect(batchSteps.map((m) => Number(m[2])).reduce((a, b) => a + b, 0), hostExposition).toBe(6);
+    expect(sample(`asyncdiff_batch_step_rows_sum{group="g0",device="${batchSteps[0]?.[1] ?? ''}",model="digits"}`)).toBe(12);
+    // The job has left: its batch emptied and gave the device back to the group.
+    expect(sample(`asyncdiff_batch_members{group="g0",device="${batchSteps[0]?.[1] ?? ''}",model="digits"}`)).toBe(0);
     expect(sample('asyncdiff_devices{group="g0"}')).toBe(2);
     expect(sample('asyncdiff_devices_busy{group="g0"}')).toBe(0);
     expect(sample('asyncdiff_stage_restarts_total{group="g0"}')).toBe(0);
