@@ -118,10 +118,13 @@ export class ContinuousBatch {
     return this.waiting.length;
   }
 
-  /** Whether a job of `images` images would be admitted at the next step boundary. */
-  hasRoom(images: number): boolean {
+  /**
+   * Whether a job of `images` images would be admitted at the next step boundary, with
+   * `reservedRows` more already promised to jobs about to join.
+   */
+  hasRoom(images: number, reservedRows = 0): boolean {
     if (this.closed) return false;
-    const want = this.rows + this.waiting.reduce((r, m) => r + this.rowsOf(m.images), 0) + this.rowsOf(images);
+    const want = this.rows + this.waiting.reduce((r, m) => r + this.rowsOf(m.images), 0) + reservedRows + this.rowsOf(images);
     return want <= this.options.maxRows && (this.options.perRowTimesteps || this.members.every((m) => m.step === 0));
   }
 

@@ -120,6 +120,22 @@ describe('continuous batching on stage processes (digits, sequential)', () => {
     expect(same(b.latents, alone.b!)).toBe(true);
   }, 60_000);
 
+  it('counts reserved rows and shape: jobs placed but not joined yet fill the batch for others', () => {
+    const batches = new EngineBatches(engine, { maxRows: 4 });
+    const two = { conditioning: classConditioning(digits, [1]), seed: 1, guidance: 2 };
+    expect(batches.hasRoom(two)).toBe(true);
+    const first = batches.reserve(two);
+    const second = batches.reserve(two);
+    // 4 rows promised: a third guided image has no room, and an unguided job (another shape) none either.
+    expect(batches.hasRoom(two)).toBe(false);
+    second.release();
+    expect(batches.hasRoom(two)).toBe(true);
+    expect(batches.hasRoom({ ...two, guidance: 1 })).toBe(false);
+    first.release();
+    first.release(); // twice is once
+    expect(batches.hasRoom({ ...two, guidance: 1 })).toBe(true);
+  });
+
   it('measures step time per batch size and admits the largest within a budget', async () => {
     const measured = await measureStepMs(engine, [2, 8], jobs.a.conditioning, 3);
     expect(measured.map((m) => m.rows)).toEqual([2, 8]);

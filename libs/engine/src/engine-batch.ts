@@ -38,6 +38,9 @@ export type EngineBatchOptions = Pick<ContinuousBatchOptions, 'maxRestarts' | 'r
 export class EngineBatches {
   private batch: ContinuousBatch | undefined;
   private key: string | undefined;
+  /** Rows promised to jobs not joined yet, and their shape (one shape while any is promised). */
+  private reservedRows = 0;
+  private reservedKey: string | undefined;
   private readonly timesteps: TimestepBatching;
 
   constructor(
@@ -50,11 +53,35 @@ export class EngineBatches {
     this.timesteps = timestepBatching(engine.denoiser);
   }
 
-  /** Whether `req` would join at the next step boundary (same shape as what runs, rows free). */
+  /**
+   * Whether `req` would join at the next step boundary: same shape as what runs (or is reserved),
+   * and its rows free besides those reserved.
+   */
   hasRoom(req: GenerateRequest): boolean {
     const { key, images } = this.shapeOf(req);
-    if (!this.batch || this.batch.idle) return true;
-    return key === this.key && this.batch.hasRoom(images);
+    if (this.reservedRows > 0 && key !== this.reservedKey) return false;
+    if (!this.batch || this.batch.idle) return this.rowsOf(req) + this.reservedRows <= this.options.maxRows;
+    return key === this.key && this.batch.hasRoom(images, this.reservedRows);
+  }
+
+  /**
+   * Promises `req`'s rows (and its shape) to a job that will `join` later: a caller that decides
+   * where a job goes before the job can join (its run starts first) reserves, so that `hasRoom`
+   * answers for the jobs on their way too. Release in the same turn as `join`, or when the job
+   * will not join.
+   */
+  reserve(req: GenerateRequest): { release(): void } {
+    const rows = this.rowsOf(req);
+    this.reservedRows += rows;
+    this.reservedKey = this.shapeOf(req).key;
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.reservedRows -= rows;
+      },
+    };
   }
 
   /** Members, rows and waiting jobs of the running batch. */
@@ -99,6 +126,10 @@ export class EngineBatches {
   /** Fails whatever runs or waits (the engine is going away). */
   async close(reason?: unknown): Promise<void> {
     await this.batch?.close(reason);
+  }
+
+  private rowsOf(req: GenerateRequest): number {
+    return req.conditioning.images * ((req.guidance ?? this.engine.sampling.defaults.guidance) !== 1 ? 2 : 1);
   }
 
   private shapeOf(req: GenerateRequest): { key: string; sampleDims: readonly number[]; images: number } {

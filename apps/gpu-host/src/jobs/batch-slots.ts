@@ -1,4 +1,4 @@
-import { EngineBatches, maxRowsWithin, measureStepMs, type BatchOccupancy, type Engine, type GenerateRequest } from '@asyncdiff/engine';
+import { EngineBatches, maxRowsWithin, measureStepMs, type BatchJoinRequest, type BatchOccupancy, type Engine, type GenerateRequest, type GenerateResult } from '@asyncdiff/engine';
 
 import type { DeviceDemand, DeviceLease } from '../device-allocator.js';
 import type { CachedEngine } from '../engine-cache.js';
@@ -14,9 +14,18 @@ export interface BatchSlot {
   readonly batches: EngineBatches;
 }
 
-/** What a job got: a place in a batch (leave when done), or a lease to run alone on. */
+/**
+ * What a job got: a seat in a batch (`join` runs it there; `leave` when done, joined or not), or
+ * a lease to run alone on.
+ */
 export type SlotGrant =
-  | { readonly kind: 'batch'; readonly slot: BatchSlot; readonly leave: (broken?: boolean) => Promise<void>; readonly waitedMs: number }
+  | {
+      readonly kind: 'batch';
+      readonly slot: BatchSlot;
+      readonly join: (req: BatchJoinRequest) => Promise<GenerateResult>;
+      readonly leave: (broken?: boolean) => Promise<void>;
+      readonly waitedMs: number;
+    }
   | { readonly kind: 'lease'; readonly lease: DeviceLease };
 
 /** What `BatchSlots` needs from its group (an interface, so it is tested without a host). */
@@ -118,7 +127,7 @@ export class BatchSlots {
     for (;;) {
       signal.throwIfAborted();
       const open = !this.deps.deviceFree() ? this.withRoom(model, req) : undefined;
-      if (open) return this.enter(open, since);
+      if (open) return this.enter(open, req, since);
       const room = this.nextRoom();
       const giveUp = new AbortController();
       const onAbort = () => giveUp.abort(signal.reason);
@@ -133,7 +142,7 @@ export class BatchSlots {
         // A lease granted in the same turn goes straight back.
         leased.then((l) => l.release(), () => undefined);
         const slot = this.withRoom(model, req);
-        if (slot) return this.enter(slot, since);
+        if (slot) return this.enter(slot, req, since);
         continue;
       }
       const lease = first.lease;
@@ -145,7 +154,7 @@ export class BatchSlots {
         lease.release();
         throw err;
       }
-      if (rowsOf(req) <= slot.batches.occupancy.maxRows) return this.enter(slot, since);
+      if (rowsOf(req) <= slot.batches.occupancy.maxRows) return this.enter(slot, req, since);
       // Bigger than admission allows on this device: it runs alone on the lease (in chunks if
       // need be), and the device's batch is not opened.
       await this.drop(slot);
@@ -162,16 +171,25 @@ export class BatchSlots {
     return best;
   }
 
-  private enter(slot: OpenSlot, since: number): SlotGrant {
+  private enter(slot: OpenSlot, req: GenerateRequest, since: number): SlotGrant {
     slot.holders += 1;
+    // The job joins only once its run has started (several awaits from here): until then its
+    // rows are promised, or every job of a burst lands on the first device's batch.
+    const reservation = slot.batches.reserve(req);
     let left = false;
     return {
       kind: 'batch',
       slot,
       waitedMs: performance.now() - since,
+      join: (r) => {
+        // In the same turn as `batches.join` queues the rows: the batch counts them from here on.
+        reservation.release();
+        return slot.batches.join(r);
+      },
       leave: async (broken = false) => {
         if (left) return;
         left = true;
+        reservation.release();
         slot.holders -= 1;
         if (broken && !slot.closing) {
           slot.closing = true;

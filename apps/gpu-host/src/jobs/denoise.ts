@@ -7,7 +7,7 @@ import { RECENT_STEPS_KEPT, type JobHandlerContext, type JobSpec } from '@asyncd
 import type { DeviceLease } from '../device-allocator.js';
 import type { HostLogger } from '../telemetry/logger.js';
 import { stepRecorder } from '../telemetry/step-recorder.js';
-import type { BatchSlot } from './batch-slots.js';
+import type { SlotGrant } from './batch-slots.js';
 import type { GroupRuntime, RunningJob } from './group-runtime.js';
 import { previewPublisher, type PreviewPublisher } from './preview-publisher.js';
 
@@ -58,13 +58,13 @@ export async function denoise(args: {
   readonly log: HostLogger;
   /** Called after every step with the state to resume from before the next one. */
   readonly onCheckpoint: (checkpoint: SamplerCheckpoint) => void;
-  /** Run inside this device's continuous batch instead of alone (the slot holds the device and engine). */
-  readonly batch?: BatchSlot | undefined;
+  /** Run inside this device's continuous batch instead of alone (the seat holds the device and engine). */
+  readonly batch?: Extract<SlotGrant, { kind: 'batch' }> | undefined;
 }): Promise<DenoiseOutcome> {
   const { group, model, parallel, lease } = args;
   if (args.batch) {
-    const slot = args.batch;
-    return run(args, { engine: slot.engine, text: undefined }, 0, (req) => slot.batches.join({ ...req, priority: args.spec.priority }), async () => undefined);
+    const seat = args.batch;
+    return run(args, { engine: seat.slot.engine, text: undefined }, 0, (req) => seat.join({ ...req, priority: args.spec.priority }), async () => undefined);
   }
   const key = engineKey(model, parallel, lease.devices);
   const opened = performance.now();

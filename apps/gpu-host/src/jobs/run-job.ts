@@ -153,7 +153,7 @@ async function runArrived(group: GroupRuntime, ctx: JobHandlerContext, pickedAt:
         last = c;
         saver.maybe(c);
       },
-      batch: slot?.slot,
+      batch: slot,
     });
   } catch (err) {
     deadline.clear();
