@@ -58,9 +58,9 @@ export class EngineBatches {
    * and its rows free besides those reserved.
    */
   hasRoom(req: GenerateRequest): boolean {
-    const { key, images } = this.shapeOf(req);
+    const { key, images, rows } = this.shapeOf(req);
     if (this.reservedRows > 0 && key !== this.reservedKey) return false;
-    if (!this.batch || this.batch.idle) return this.rowsOf(req) + this.reservedRows <= this.options.maxRows;
+    if (!this.batch || this.batch.idle) return rows + this.reservedRows <= this.options.maxRows;
     return key === this.key && this.batch.hasRoom(images, this.reservedRows);
   }
 
@@ -71,9 +71,9 @@ export class EngineBatches {
    * will not join.
    */
   reserve(req: GenerateRequest): { release(): void } {
-    const rows = this.rowsOf(req);
+    const { key, rows } = this.shapeOf(req);
     this.reservedRows += rows;
-    this.reservedKey = this.shapeOf(req).key;
+    this.reservedKey = key;
     let held = true;
     return {
       release: () => {
@@ -128,14 +128,12 @@ export class EngineBatches {
     await this.batch?.close(reason);
   }
 
-  private rowsOf(req: GenerateRequest): number {
-    return req.conditioning.images * ((req.guidance ?? this.engine.sampling.defaults.guidance) !== 1 ? 2 : 1);
-  }
-
-  private shapeOf(req: GenerateRequest): { key: string; sampleDims: readonly number[]; images: number } {
+  /** Batch key, latent dims, images and model rows (2 per image with guidance) of `req`. */
+  private shapeOf(req: GenerateRequest): { key: string; sampleDims: readonly number[]; images: number; rows: number } {
     const sampleDims = req.sampleDims ?? this.engine.denoiser.sampleDims;
     const cfg = (req.guidance ?? this.engine.sampling.defaults.guidance) !== 1;
-    return { key: `${sampleDims.join('x')}/${cfg ? 'cfg' : 'nocfg'}`, sampleDims, images: req.conditioning.images };
+    const images = req.conditioning.images;
+    return { key: `${sampleDims.join('x')}/${cfg ? 'cfg' : 'nocfg'}`, sampleDims, images, rows: cfg ? 2 * images : images };
   }
 }
 
