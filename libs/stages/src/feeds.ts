@@ -83,6 +83,26 @@ export function asFloat32(data: unknown, scratch: () => Float32Array): Float32Ar
   throw new TypeError('noise prediction must be float32 or float16');
 }
 
+/**
+ * Branches' predictions of their row ranges as the batch's float32 prediction: one part as
+ * `asFloat32` gives it, several side by side in `scratch(total length)` (float16 converted).
+ */
+export function joinRowsAsFloat32(parts: readonly (Float32Array | Uint16Array)[], scratch: (length: number) => Float32Array): Float32Array {
+  if (parts.length === 1) {
+    const only = parts[0]!;
+    return asFloat32(only, () => scratch(only.length));
+  }
+  // Branches computed row ranges in order: their predictions side by side are the batch's.
+  const out = scratch(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    if (p instanceof Uint16Array) float16ToFloat32(p, out.subarray(offset, offset + p.length));
+    else out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
 /** Copies a conditioning tensor's rows into a control-block region of the same dtype. */
 export function writeConditioning(dst: DataTypeMap[FeedDtype], src: FeedTensor): void {
   if (dst.length < src.data.length) throw new RangeError(`conditioning needs ${src.data.length} elements, the block holds ${dst.length}`);
