@@ -73,6 +73,9 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_GPU_HOST)('dashboard in Chromium with th
       GPU_HOST_DEVICES: 'cpu',
       GPU_HOST_HEARTBEAT_MS: '500',
       GPU_HOST_HEALTH_INTERVAL_MS: '0',
+      // Admission that always batches: the batches card must not depend on this machine's speed today.
+      GPU_HOST_MAX_STEP_MS: '60000',
+      GPU_HOST_MIN_BATCH_GAIN: '1',
     });
     await host.ready(120_000);
     browser = await launchChromium();

@@ -243,6 +243,9 @@ describe('infra against a live API', () => {
       storage: hostStore,
       hostId: 'infra-host',
       devices: 'cpu',
+      // Admission that always batches, so the sequential job's batch series exist however loaded the machine is.
+      maxStepMs: 60_000,
+      minBatchGain: 1,
       healthIntervalMs: 0,
       heartbeatIntervalMs: 200,
       metricsPort: 0,

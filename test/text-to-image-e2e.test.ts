@@ -41,7 +41,9 @@ describe('text-to-image jobs through the API and a GPU host (tiny SD 1.5 and SDX
     const store = createLocalObjectStore({ rootDir: path.join(scratch.dir, 'outputs'), baseUrl: `http://127.0.0.1:${port}/v1/files` });
     fleet = await startFleet(store, port, {
       api: { queue: { models: createModelCatalog(models) } },
-      host: { modelsDir: models, devices: 'cpu', splitCacheDir: path.join(scratch.dir, 'splits') },
+      // Admission that always batches (a budget no step overruns, any gain): which jobs share a
+      // step must not depend on how fast this machine is today.
+      host: { modelsDir: models, devices: 'cpu', splitCacheDir: path.join(scratch.dir, 'splits'), maxStepMs: 60_000, minBatchGain: 1 },
     });
   }, 120_000);
 
@@ -61,9 +63,10 @@ describe('text-to-image jobs through the API and a GPU host (tiny SD 1.5 and SDX
     expect(sd?.['resolution']).toMatchObject({ width: 64, height: 64, multiple: 16, scale: 1 });
     expect(xl).toMatchObject({ format: 'diffusers', takesText: true, defaults: { guidance: 5, scheduler: 'euler' } });
     expect(digits).toMatchObject({ format: 'asyncdiff', takesText: false });
-    // The SD exports' UNets take a timestep per row, but text models run outside continuous batches.
-    expect(sd?.['batching']).toEqual({ timestep: 'per-sample', continuous: false, joinsAtAnyStep: true });
-    expect(xl?.['batching']).toMatchObject({ continuous: false });
+    // The SD 1.5 export's UNet takes a timestep per row (jobs join at any step); the SDXL fixture's
+    // a scalar one (jobs share a batch only when they start together).
+    expect(sd?.['batching']).toEqual({ timestep: 'per-sample', continuous: true, joinsAtAnyStep: true });
+    expect(xl?.['batching']).toEqual({ timestep: 'scalar', continuous: true, joinsAtAnyStep: false });
   });
 
   it('streams latent2rgb previews (RGB, the latent size: 1/8 of the image) for a text job that asks', async () => {
@@ -109,6 +112,32 @@ describe('text-to-image jobs through the API and a GPU host (tiny SD 1.5 and SDX
     expect(long.warnings).toEqual([expect.objectContaining({ code: 'PROMPT_TRUNCATED', field: 'prompt' })]);
     const sidecar = (await (await fetch(a.outputs.find((o) => o.kind === 'sidecar')!.url!)).json()) as Record<string, unknown>;
     expect(sidecar).toMatchObject({ model: 'tiny-sd15', classId: -1, text: { negativePrompt: 'fog', width: 64, height: 48 }, output: { width: 64, height: 48, frames: 1 } });
+  }, 240_000);
+
+  it('text jobs submitted together share a device\'s continuous batch, each with the bytes it gets alone', async () => {
+    const body = { type: 'image', model: 'tiny-sd15', prompt: 'a red barn', width: 64, height: 64, seed: 31, steps: 30, parallel: { mode: 'sequential' } };
+    const post = async (b: Record<string, unknown>): Promise<string> => {
+      const r = await submit(b);
+      expect(r.status, await r.clone().text()).toBe(202);
+      return ((await r.json()) as { id: string }).id;
+    };
+    const loneId = await post(body);
+    const [lone] = (await waitForJobs(fleet, [loneId], 120_000)) as unknown as TextJob[];
+    expect(lone!.status).toBe('succeeded');
+    const occupancy: number[] = [];
+    const watch = setInterval(() => {
+      for (const b of fleet.host.status().groups[0]!.batches ?? []) if (b.model === 'tiny-sd15') occupancy.push(b.members);
+    }, 5);
+    const ids = await Promise.all([body, ...['a lighthouse', 'a cat on a wall', 'fog over a lake', 'a green door'].map((prompt, i) => ({ ...body, prompt, seed: 40 + i, guidance: 3 + i }))].map(post));
+    const jobs = (await waitForJobs(fleet, ids, 180_000)) as unknown as TextJob[];
+    clearInterval(watch);
+    for (const job of jobs) expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect(Math.max(...occupancy)).toBeGreaterThanOrEqual(2);
+    const sidecars = await Promise.all(jobs.map(async (j) => (await (await fetch(j.outputs.find((o) => o.kind === 'sidecar')!.url!)).json()) as { batched: boolean }));
+    for (const s of sidecars) expect(s.batched).toBe(true);
+    // The same prompt and seed, alone and inside a batch of others: the same PNG.
+    const png = (j: TextJob) => j.outputs.find((o) => o.kind === 'image')!.sha256;
+    expect(png(jobs[0]!)).toBe(png(lone!));
   }, 240_000);
 
   it('says which fields a model takes: 422 INVALID_SPEC naming the field', async () => {

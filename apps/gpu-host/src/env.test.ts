@@ -44,4 +44,11 @@ describe('gpu-host options', () => {
     expect(() => gpuHostOptionsFromEnv({ GPU_HOST_QUALITY: 'best' })).toThrow(/GPU_HOST_QUALITY/);
     expect(() => resolveGpuHostOptions({ defaultQuality: 'best' as 'exact' })).toThrow(/defaultQuality/);
   });
+
+  it('batching admission: a minimum gain of 1.2 unless told, decimals from the environment, refused below 1', () => {
+    expect(resolveGpuHostOptions()).toMatchObject({ batching: 'continuous', maxStepMs: undefined, maxBatchRows: 32, minBatchGain: 1.2 });
+    expect(resolveGpuHostOptions(gpuHostOptionsFromEnv({ GPU_HOST_MIN_BATCH_GAIN: '1.5', GPU_HOST_MAX_STEP_MS: '80' }))).toMatchObject({ minBatchGain: 1.5, maxStepMs: 80 });
+    expect(() => gpuHostOptionsFromEnv({ GPU_HOST_MIN_BATCH_GAIN: 'lots' })).toThrow(/GPU_HOST_MIN_BATCH_GAIN/);
+    expect(() => resolveGpuHostOptions({ minBatchGain: 0.5 })).toThrow(/minBatchGain/);
+  });
 });

@@ -7,6 +7,7 @@ import type { GpuHostOptions } from './options.js';
 import { LOG_LEVELS, type LogLevel } from './telemetry/logger.js';
 
 const intVar = z.string().trim().regex(/^\d+$/, 'must be a non-negative integer').transform(Number);
+const ratioVar = z.string().trim().regex(/^\d+(\.\d+)?$/, 'must be a non-negative number').transform(Number);
 const envSchema = z.object({
   QUEUE_PREFIX: z.string().trim().min(1).optional(),
   GPU_HOST_ID: z.string().trim().min(1).max(200).optional(),
@@ -29,6 +30,7 @@ const envSchema = z.object({
   GPU_HOST_BATCHING: z.enum(['continuous', 'off']).optional(),
   GPU_HOST_MAX_STEP_MS: intVar.optional(),
   GPU_HOST_MAX_BATCH_ROWS: intVar.optional(),
+  GPU_HOST_MIN_BATCH_GAIN: ratioVar.optional(),
   GPU_HOST_HEALTH_INTERVAL_MS: intVar.optional(),
   GPU_HOST_CHECKPOINT_INTERVAL_MS: intVar.optional(),
   GPU_HOST_DRAIN_GRACE_MS: intVar.optional(),
@@ -53,7 +55,7 @@ const envSchema = z.object({
  * GPU_HOST_STAGES / _STRIDE / _WARMUP (default AsyncDiff config),
  * GPU_HOST_QUALITY (exact|balanced|fastest: the quality budget of auto jobs that name none), GPU_HOST_QUEUES (image,video),
  * GPU_HOST_AUTO_ASYNC_MAX_WAITING, GPU_HOST_HEARTBEAT_MS, GPU_HOST_COORDINATOR_WAIT, GPU_HOST_BATCHING (continuous|off),
- * GPU_HOST_MAX_STEP_MS, GPU_HOST_MAX_BATCH_ROWS (continuous batching's admission control), GPU_HOST_HEALTH_INTERVAL_MS,
+ * GPU_HOST_MAX_STEP_MS, GPU_HOST_MAX_BATCH_ROWS, GPU_HOST_MIN_BATCH_GAIN (continuous batching's admission control), GPU_HOST_HEALTH_INTERVAL_MS,
  * GPU_HOST_CHECKPOINT_INTERVAL_MS, GPU_HOST_DRAIN_GRACE_MS, GPU_HOST_CLOSE_DEADLINE_MS,
  * GPU_HOST_LOCK_DURATION_MS, GPU_HOST_STALLED_INTERVAL_MS, GPU_HOST_STAGE_STEP_TIMEOUT_MS,
  * GPU_HOST_SHM_SWEEP_INTERVAL_MS, GPU_HOST_METRICS_PORT (`off`, or a port; unset: no port here,
@@ -98,6 +100,7 @@ export function gpuHostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Gpu
     ...(e.GPU_HOST_BATCHING !== undefined && { batching: e.GPU_HOST_BATCHING }),
     ...(e.GPU_HOST_MAX_STEP_MS !== undefined && { maxStepMs: e.GPU_HOST_MAX_STEP_MS }),
     ...(e.GPU_HOST_MAX_BATCH_ROWS !== undefined && { maxBatchRows: e.GPU_HOST_MAX_BATCH_ROWS }),
+    ...(e.GPU_HOST_MIN_BATCH_GAIN !== undefined && { minBatchGain: e.GPU_HOST_MIN_BATCH_GAIN }),
     ...(e.GPU_HOST_HEALTH_INTERVAL_MS !== undefined && { healthIntervalMs: e.GPU_HOST_HEALTH_INTERVAL_MS }),
     ...(e.GPU_HOST_CHECKPOINT_INTERVAL_MS !== undefined && { checkpointIntervalMs: e.GPU_HOST_CHECKPOINT_INTERVAL_MS }),
     ...(e.GPU_HOST_DRAIN_GRACE_MS !== undefined && { drainGraceMs: e.GPU_HOST_DRAIN_GRACE_MS }),

@@ -80,11 +80,17 @@ export class ReplicaGroup implements GroupRuntime {
       },
       maxStepMs: this.options.maxStepMs,
       maxBatchRows: this.options.maxBatchRows,
+      minBatchGain: this.options.minBatchGain,
       onError: this.options.onError,
       onStep: (slot, info) => this.metrics.batchStep(this.id, this.devices[slot.device]?.label ?? String(slot.device), slot.model, info),
       onRestart: (slot) => this.noteRestart(slot.device),
-      onCalibrated: (slot, info) =>
-        this.logger.info({ engine: slot.key, measured: info.measured, budgetMs: Math.round(info.budgetMs * 1000) / 1000, maxRows: info.maxRows }, `continuous batching on ${slot.key}: up to ${info.maxRows} rows per step`),
+      onCalibrated: (slot, a) =>
+        this.logger.info(
+          { engine: slot.key, measured: a.measured, budgetMs: Math.round(a.budgetMs * 1000) / 1000, maxRows: a.maxRows, gain: Math.round(a.gain * 100) / 100, batched: a.batched },
+          a.batched
+            ? `continuous batching on ${slot.key}: up to ${a.maxRows} rows per step (${a.gain.toFixed(2)}x a lone job's rows per ms)`
+            : `no continuous batching for ${slot.model}: ${a.maxRows} rows within ${a.budgetMs.toFixed(1)} ms per step do ${a.gain.toFixed(2)}x a lone job's work (under ${this.options.minBatchGain}); its jobs run one per device`,
+        ),
     });
   }
 

@@ -94,6 +94,12 @@ export interface GpuHostOptions {
   maxStepMs?: number;
   /** Upper bound on a batch's model rows (2 per image with guidance), whatever the budget allows. @defaultValue 32 */
   maxBatchRows?: number;
+  /**
+   * Admission control: a model is batched on a device only when the largest batch within the
+   * step-time budget does this many times a lone job's work per ms (measured with the budget);
+   * otherwise its jobs run one per device. 1 batches whenever two jobs fit. @defaultValue 1.2
+   */
+  minBatchGain?: number;
   /** Idle-stage health-check period (0 disables). @defaultValue 30000 */
   healthIntervalMs?: number;
   /** A health check slower than this counts as a dead stage. @defaultValue 10000 */
@@ -175,6 +181,7 @@ export interface ResolvedGpuHostOptions {
   readonly batching: 'continuous' | 'off';
   readonly maxStepMs: number | undefined;
   readonly maxBatchRows: number;
+  readonly minBatchGain: number;
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
   readonly maxStageRestartsPerJob: number;
@@ -197,6 +204,12 @@ export interface ResolvedGpuHostOptions {
 function int(field: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new GpuHostConfigError('INVALID_OPTIONS', field, `must be an integer in ${min}…${max}, got ${String(value)}`);
+  return value;
+}
+
+function ratio(field: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < min || value > max) throw new GpuHostConfigError('INVALID_OPTIONS', field, `must be a number in ${min}…${max}, got ${String(value)}`);
   return value;
 }
 
@@ -270,6 +283,7 @@ export function resolveGpuHostOptions(options: GpuHostOptions = {}): ResolvedGpu
     batching: batching(options.batching),
     maxStepMs: options.maxStepMs === undefined ? undefined : int('maxStepMs', options.maxStepMs, 1, 1),
     maxBatchRows: int('maxBatchRows', options.maxBatchRows, 32, 1, 1024),
+    minBatchGain: ratio('minBatchGain', options.minBatchGain, 1.2, 1, 100),
     healthIntervalMs: int('healthIntervalMs', options.healthIntervalMs, 30_000, 0),
     healthTimeoutMs: int('healthTimeoutMs', options.healthTimeoutMs, 10_000, 1),
     maxStageRestartsPerJob: int('maxStageRestartsPerJob', options.maxStageRestartsPerJob, 3, 0, 100),

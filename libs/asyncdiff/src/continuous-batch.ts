@@ -2,7 +2,7 @@ import type { Scheduler } from '@asyncdiff/schedulers';
 import { applyGuidance } from '@asyncdiff/schedulers';
 
 import { InvalidOptionError, SamplingAbortedError, StageCrashedError } from './errors.js';
-import type { ConditioningTensors, FeedTensor, GuidanceConditioning } from './feed.js';
+import { modelRows, type ConditioningTensors, type FeedTensor, type GuidanceConditioning } from './feed.js';
 import { initialLatent, stepNoise } from './noise.js';
 import type { PlannedStep } from './plan.js';
 import type { StageRunner } from './runner.js';
@@ -167,10 +167,13 @@ export class ContinuousBatch {
   }
 
   private rowsOf(images: number): number {
-    return this.options.cfg ? 2 * images : images;
+    return modelRows(images, this.options.cfg ? 2 : 1);
   }
 
   private async run(): Promise<void> {
+    // Joins made in the same turn as the one that started the loop are admitted with it: with a
+    // scalar timestep they could not join a step later.
+    await Promise.resolve();
     try {
       while (!this.closed) {
         this.admit();
@@ -235,7 +238,7 @@ export class ContinuousBatch {
     const { n } = this;
     const { cfg } = this.options;
     const images = members.reduce((a, m) => a + m.images, 0);
-    const rows = cfg ? 2 * images : images;
+    const rows = this.rowsOf(images);
     const input = new Float32Array(rows * n);
     const t = new Float64Array(rows);
     let at = 0;

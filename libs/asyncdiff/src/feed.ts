@@ -29,6 +29,15 @@ export interface GuidanceConditioning {
   readonly uncond?: ConditioningTensors;
 }
 
+/**
+ * Model rows a generation of `images` images runs at guidance scale `guidance`: classifier-free
+ * guidance runs each image twice (conditional and unconditional), scale 1 once. The one rule for
+ * batch sizes, shared memory, admission and placement.
+ */
+export function modelRows(images: number, guidance: number): number {
+  return guidance !== 1 ? 2 * images : images;
+}
+
 /** Elements of one row of `t`. */
 function rowSize(t: FeedTensor): number {
   return t.dims.slice(1).reduce((a, b) => a * b, 1);

@@ -12,7 +12,7 @@ export type { PlanOptions, PlannedRun, PlannedStep, Schedule, StepPhase } from '
 export { rewarmAt } from './rewarm.js';
 export { componentOfDevice } from './pipeline.js';
 export type { ComponentInputSpec, ComponentSpec, ConditioningSpec, PipelineSpec } from './pipeline.js';
-export { FEED_DTYPES, guidanceBatch, sliceConditioning } from './feed.js';
+export { FEED_DTYPES, guidanceBatch, modelRows, sliceConditioning } from './feed.js';
 export type { ConditioningTensors, FeedDtype, FeedTensor, GuidanceConditioning } from './feed.js';
 export type { GenerationBatch, StageRunner, StageState, StageStatus } from './runner.js';
 export { sample } from './sampler.js';

@@ -2,7 +2,7 @@ import type { Scheduler, SchedulerState } from '@asyncdiff/schedulers';
 import { applyGuidance } from '@asyncdiff/schedulers';
 
 import { InvalidOptionError, SamplingAbortedError } from './errors.js';
-import { guidanceBatch, type GuidanceConditioning } from './feed.js';
+import { guidanceBatch, modelRows, type GuidanceConditioning } from './feed.js';
 import { initialLatent, stepNoise } from './noise.js';
 import type { PhaseTimes } from './timings.js';
 import { emptyPhaseTimes } from './timings.js';
@@ -87,7 +87,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   if (!(images >= 1)) throw new InvalidOptionError('SAMPLER_INVALID_OPTION', 'count', 'at least one image is required');
   const n = o.sampleDims.reduce((a, b) => a * b, 1);
   const cfg = o.guidance !== 1;
-  const batch = cfg ? 2 * images : images;
+  const batch = modelRows(images, o.guidance);
   const conditioning = guidanceBatch(o.conditioning, cfg);
 
   let schedule = o.schedule;

@@ -1,9 +1,10 @@
-import { ContinuousBatch, InvalidOptionError, isStale, wholeModelStep, type ContinuousBatchOptions } from '@asyncdiff/asyncdiff';
+import { ContinuousBatch, InvalidOptionError, isStale, modelRows, wholeModelStep, type ContinuousBatchOptions } from '@asyncdiff/asyncdiff';
 import { timestepBatchingOf, type TimestepBatching } from '@asyncdiff/models';
 import { gaussianNoise } from '@asyncdiff/tensor';
 
-import type { Denoiser } from './denoiser.js';
+import { classConditioning, type Denoiser } from './denoiser.js';
 import type { Engine, GenerateRequest, GenerateResult } from './engine.js';
+import type { TextToImage } from './text-to-image.js';
 
 /** The denoiser's timestep batching case, from its declared signature (`/v1/models` reads the same). */
 export function timestepBatching(denoiser: Denoiser): TimestepBatching {
@@ -14,6 +15,23 @@ export function timestepBatching(denoiser: Denoiser): TimestepBatching {
 export interface BatchJoinRequest extends GenerateRequest {
   /** Higher joins first when the batch is full (the API's job priority). @defaultValue 0 */
   readonly priority?: number;
+}
+
+/**
+ * What placement knows of a job before its conditioning exists (a text job is encoded only once
+ * it holds a seat): how many images, at what guidance and latent size.
+ */
+export interface BatchShape {
+  readonly images: number;
+  /** @defaultValue the model's default guidance */
+  readonly guidance?: number | undefined;
+  /** Latent dims without the batch axis. @defaultValue the denoiser's */
+  readonly sampleDims?: readonly number[] | undefined;
+}
+
+/** The shape of a generation request (what `join` will be given). */
+export function batchShapeOf(req: GenerateRequest): BatchShape {
+  return { images: req.conditioning.images, guidance: req.guidance, sampleDims: req.sampleDims };
 }
 
 /** What the batch holds now (for status, metrics and the dashboard). */
@@ -53,25 +71,30 @@ export class EngineBatches {
     this.timesteps = timestepBatching(engine.denoiser);
   }
 
+  /** Model rows a job of this shape takes in a step (2 per image with guidance). */
+  rowsOf(shape: BatchShape): number {
+    return this.shapeOf(shape).rows;
+  }
+
   /**
-   * Whether `req` would join at the next step boundary: same shape as what runs (or is reserved),
+   * Whether a job of this shape would join at the next step boundary: same shape as what runs (or is reserved),
    * and its rows free besides those reserved.
    */
-  hasRoom(req: GenerateRequest): boolean {
-    const { key, images, rows } = this.shapeOf(req);
+  hasRoom(shape: BatchShape): boolean {
+    const { key, images, rows } = this.shapeOf(shape);
     if (this.reservedRows > 0 && key !== this.reservedKey) return false;
     if (!this.batch || this.batch.idle) return rows + this.reservedRows <= this.options.maxRows;
     return key === this.key && this.batch.hasRoom(images, this.reservedRows);
   }
 
   /**
-   * Promises `req`'s rows (and its shape) to a job that will `join` later: a caller that decides
+   * Promises a shape's rows (and the shape) to a job that will `join` later: a caller that decides
    * where a job goes before the job can join (its run starts first) reserves, so that `hasRoom`
    * answers for the jobs on their way too. Release in the same turn as `join`, or when the job
    * will not join.
    */
-  reserve(req: GenerateRequest): { release(): void } {
-    const { key, rows } = this.shapeOf(req);
+  reserve(shape: BatchShape): { release(): void } {
+    const { key, rows } = this.shapeOf(shape);
     this.reservedRows += rows;
     this.reservedKey = key;
     let held = true;
@@ -102,7 +125,7 @@ export class EngineBatches {
     const steps = req.steps ?? d.steps;
     const guidance = req.guidance ?? d.guidance;
     const kind = req.scheduler ?? d.scheduler;
-    const { key, sampleDims } = this.shapeOf(req);
+    const { key, sampleDims } = this.shapeOf(batchShapeOf(req));
     if (!this.batch || (this.batch.idle && this.key !== key)) {
       this.batch = new ContinuousBatch(e.runner, { ...this.options, sampleDims, cfg: guidance !== 1, perRowTimesteps: this.timesteps === 'per-sample' });
       this.key = key;
@@ -128,12 +151,12 @@ export class EngineBatches {
     await this.batch?.close(reason);
   }
 
-  /** Batch key, latent dims, images and model rows (2 per image with guidance) of `req`. */
-  private shapeOf(req: GenerateRequest): { key: string; sampleDims: readonly number[]; images: number; rows: number } {
-    const sampleDims = req.sampleDims ?? this.engine.denoiser.sampleDims;
-    const cfg = (req.guidance ?? this.engine.sampling.defaults.guidance) !== 1;
-    const images = req.conditioning.images;
-    return { key: `${sampleDims.join('x')}/${cfg ? 'cfg' : 'nocfg'}`, sampleDims, images, rows: cfg ? 2 * images : images };
+  /** Batch key, latent dims, images and model rows of a shape, with the model's defaults filled in. */
+  private shapeOf(shape: BatchShape): { key: string; sampleDims: readonly number[]; images: number; rows: number } {
+    const sampleDims = shape.sampleDims ?? this.engine.denoiser.sampleDims;
+    const guidance = shape.guidance ?? this.engine.sampling.defaults.guidance;
+    const cfg = guidance !== 1;
+    return { key: `${sampleDims.join('x')}/${cfg ? 'cfg' : 'nocfg'}`, sampleDims, images: shape.images, rows: modelRows(shape.images, guidance) };
   }
 }
 
@@ -176,6 +199,17 @@ export async function measureStepMs(engine: Engine, rows: readonly number[], con
 }
 
 /**
+ * One image's conditioning of the right shapes for `measureStepMs` (the values do not change a
+ * step's time): class 0 for our packages, the empty prompt's embeddings for a text model.
+ */
+export async function probeConditioning(engine: Engine, text: TextToImage | undefined): Promise<GenerateRequest['conditioning']> {
+  const model = engine.model;
+  if (model.format === 'asyncdiff') return classConditioning(model, [0]);
+  if (!text) throw new InvalidOptionError('SAMPLER_INVALID_OPTION', 'model', `${model.name} is a text model: its conditioning needs its text encoders`);
+  return (await text.encode({ prompt: '', count: 1, guidance: 1 })).conditioning;
+}
+
+/**
  * Admission control's answer: the largest measured batch whose step time stays within
  * `budgetMs` (at least the smallest measured, so a lone job always runs).
  */
@@ -185,3 +219,50 @@ export function maxRowsWithin(measured: readonly { rows: number; stepMs: number 
   for (const m of sorted) if (m.stepMs <= budgetMs) best = m.rows;
   return best;
 }
+
+/** What admission control decided for an engine, and the measurements it decided on. */
+export interface BatchAdmission {
+  /** Step time per batch size, smallest first (sizes above the budget's first overrun are not measured). */
+  readonly measured: readonly { readonly rows: number; readonly stepMs: number }[];
+  readonly budgetMs: number;
+  /** The largest measured batch within the budget (at least one job's rows). */
+  readonly maxRows: number;
+  /** Rows per ms at `maxRows` over rows per ms of one job alone. */
+  readonly gain: number;
+  /** Whether batching pays: more than one job fits and the gain reaches `minGain`. */
+  readonly batched: boolean;
+}
+
+/**
+ * Admission control for one engine: measures its step time at one job's rows (`perJob`), then
+ * at doubling sizes up to `capRows` until a size overruns the step-time budget (`maxStepMs`,
+ * else twice one job's step), and batches only when the largest size within budget does more
+ * work per ms than a lone job by `minGain` — a model whose step time grows with its rows (a
+ * video model on a CPU) gains nothing from sharing a step and would only slow each job down.
+ */
+export async function calibrateBatching(
+  engine: Engine,
+  conditioning: GenerateRequest['conditioning'],
+  o: { readonly perJob: number; readonly capRows: number; readonly maxStepMs: number | undefined; readonly minGain: number },
+): Promise<BatchAdmission> {
+  const measured: { rows: number; stepMs: number }[] = [];
+  let budgetMs = o.maxStepMs ?? Infinity;
+  for (let rows = o.perJob; rows <= Math.max(o.perJob, o.capRows); rows *= 2) {
+    const [m] = await measureStepMs(engine, [rows], conditioning);
+    measured.push(m!);
+    if (o.maxStepMs === undefined && measured.length === 1) budgetMs = 2 * m!.stepMs;
+    if (m!.stepMs > budgetMs) break;
+  }
+  return batchAdmission(measured, budgetMs, o.minGain);
+}
+
+/** The decision part of `calibrateBatching`, over measured step times (the first is one job's). */
+export function batchAdmission(measured: readonly { rows: number; stepMs: number }[], budgetMs: number, minGain: number): BatchAdmission {
+  const sorted = [...measured].sort((a, b) => a.rows - b.rows);
+  const maxRows = maxRowsWithin(sorted, budgetMs);
+  const lone = sorted[0];
+  const best = sorted.find((m) => m.rows === maxRows);
+  const gain = lone && best ? best.rows / best.stepMs / (lone.rows / lone.stepMs) : 1;
+  return { measured: sorted, budgetMs, maxRows, gain, batched: lone !== undefined && maxRows > lone.rows && gain >= minGain };
+}
+

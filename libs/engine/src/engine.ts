@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { AsyncKnobs, Compensation, GuidanceConditioning, ParallelLayout, ParallelOptions, PhaseTimes, PipelineSpec, SamplerCheckpoint, StageRunner, StepProgress } from '@asyncdiff/asyncdiff';
-import { InvalidOptionError, StageCrashedError, branchesOf, buildSchedule, devicesNeeded, isStale, layoutOf, resolveParallel, sample, sliceConditioning } from '@asyncdiff/asyncdiff';
+import { InvalidOptionError, StageCrashedError, branchesOf, buildSchedule, devicesNeeded, isStale, layoutOf, modelRows, resolveParallel, sample, sliceConditioning } from '@asyncdiff/asyncdiff';
 import type { GeneratorPackage } from '@asyncdiff/models';
 import type { SchedulerKind } from '@asyncdiff/schedulers';
 import { InProcessRunner, ProcessRunner, cpuDeviceGroups, type CoordinatorWait, type DeviceSpec } from '@asyncdiff/stages';
@@ -153,7 +153,7 @@ export class Engine {
    */
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const guidance = req.guidance ?? this.sampling.defaults.guidance;
-    const rowsPerImage = guidance !== 1 ? 2 : 1;
+    const rowsPerImage = modelRows(1, guidance);
     const cap = this.runner.maxBatch;
     const perChunk = cap === undefined ? Infinity : Math.max(1, Math.floor(cap / rowsPerImage));
     return req.conditioning.images <= perChunk ? this.generateBatch(req) : this.generateInChunks(req, perChunk);

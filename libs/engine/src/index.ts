@@ -6,8 +6,8 @@
  */
 export { Engine } from './engine.js';
 export type { EngineOptions, GenerateRequest, GenerateResult } from './engine.js';
-export { EngineBatches, maxRowsWithin, measureStepMs, timestepBatching } from './engine-batch.js';
-export type { BatchJoinRequest, BatchOccupancy, EngineBatchOptions } from './engine-batch.js';
+export { EngineBatches, batchAdmission, batchShapeOf, calibrateBatching, maxRowsWithin, measureStepMs, probeConditioning, timestepBatching } from './engine-batch.js';
+export type { BatchAdmission, BatchJoinRequest, BatchOccupancy, BatchShape, EngineBatchOptions } from './engine-batch.js';
 // Parallel modes and quality budgets live in the pure asyncdiff lib (the queue's job spec needs
 // the same names without onnxruntime); re-exported so engine users need one import.
 export { DEFAULT_PARALLEL, DEFAULT_QUALITY, PARALLEL_MODES, QUALITY_BUDGETS, branchesOf, budgetAdmits, devicesNeeded, isStale, layoutOf, resolveParallel } from '@asyncdiff/asyncdiff';
@@ -23,8 +23,8 @@ export type { DenoiserIo } from './whole-model.js';
 export { schedulerOptions } from './scheduler-options.js';
 export { samplingOf } from './sampling.js';
 export type { Sampling } from './sampling.js';
-export { TextToImage, openModelHost } from './text-to-image.js';
-export type { ModelHostMode, TextToImageRequest, TextToImageResult } from './text-to-image.js';
+export { TextToImage, latentDims, openModelHost } from './text-to-image.js';
+export type { EncodedPrompt, ModelHostMode, TextToImageRequest, TextToImageResult } from './text-to-image.js';
 export { receiptConfigOf } from './receipt-config.js';
 export { PREVIEW_MAX_SIDE, previewRenderer } from './preview.js';
 export type { PreviewFrame, PreviewRenderer } from './preview.js';

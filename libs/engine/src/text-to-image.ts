@@ -42,6 +42,22 @@ export interface TextToImageResult {
   readonly decodeMs: number;
 }
 
+/** A prompt encoded for the denoising loop (see `TextToImage.encode`). */
+export interface EncodedPrompt {
+  readonly conditioning: GuidanceConditioning;
+  /** Latent dims without the batch axis: [UNet in-channels, height / VAE scale, width / VAE scale]. */
+  readonly sampleDims: readonly number[];
+  readonly guidance: number;
+  readonly truncation: TextToImageResult['truncation'];
+  readonly encodeMs: number;
+}
+
+/** The latent dims a package denoises for an image of `width` × `height` pixels. */
+export function latentDims(model: DiffusersPackage, width: number, height: number): readonly number[] {
+  const scale = model.vae.scaleFactor;
+  return [model.unet.inChannels, height / scale, width / scale];
+}
+
 /** Where the text encoders and the VAE decoder run. */
 export type ModelHostMode = { readonly kind: 'in-process'; readonly threads?: number } | { readonly kind: 'process'; readonly device: DeviceSpec };
 
@@ -76,13 +92,30 @@ export class TextToImage {
     return new TextToImage(model, engine, host, await loadTextPipeline(model.dir));
   }
 
-  async generate(req: TextToImageRequest): Promise<TextToImageResult> {
+  /**
+   * Encodes the prompt(s) and runs the denoising loop through `denoise` — the engine's own
+   * `generate` unless given (a continuous batch's `join`: the loop then shares its model calls
+   * with other jobs, and the bytes stay this job's) — then VAE-decodes.
+   */
+  async generate(req: TextToImageRequest, denoise: (r: GenerateRequest) => Promise<GenerateResult> = (r) => this.engine.generate(r)): Promise<TextToImageResult> {
+    const { prompt: _prompt, negativePrompt: _negative, count, width = this.model.defaults.width, height = this.model.defaults.height, ...sampling } = req;
+    const encoded = await this.encode(req);
+    const generation = await denoise({ ...sampling, conditioning: encoded.conditioning, sampleDims: encoded.sampleDims, guidance: encoded.guidance });
+    const t1 = performance.now();
+    const pixels = await this.decode(generation.latents, count, generation.sampleDims, width, height);
+    return { generation, pixels, width, height, truncation: encoded.truncation, encodeMs: encoded.encodeMs, decodeMs: performance.now() - t1 };
+  }
+
+  /**
+   * The denoising loop's inputs for a request: the text encoders' conditioning (both guidance
+   * sides as the sampler wants them), the latent dims of the requested size, and the guidance.
+   */
+  async encode(req: Pick<TextToImageRequest, 'prompt' | 'negativePrompt' | 'count' | 'width' | 'height' | 'guidance' | 'signal'>): Promise<EncodedPrompt> {
     const m = this.model;
-    const { prompt, negativePrompt, count, width = m.defaults.width, height = m.defaults.height, ...sampling } = req;
+    const { prompt, negativePrompt, count, width = m.defaults.width, height = m.defaults.height } = req;
     const bad = imageSizeProblem(m, width, height);
     if (bad) throw new InvalidOptionError('SAMPLER_INVALID_OPTION', bad.field, bad.message);
     const guidance = req.guidance ?? this.engine.sampling.defaults.guidance;
-
     const t0 = performance.now();
     const encoded = await encodeTextConditioning(
       this.text,
@@ -90,15 +123,13 @@ export class TextToImage {
       { prompt, ...(negativePrompt !== undefined && { negativePrompt }), count, guidanceScale: guidance, width, height },
       { dtype: this.engine.pipeline.conditioning.find((c) => c.name === 'encoder_hidden_states')?.dtype === 'float16' ? 'float16' : 'float32', ...(req.signal && { signal: req.signal }) },
     );
-    const conditioning = splitRows(unetConditioningFeeds(encoded), count, encoded.guided);
-    const encodeMs = performance.now() - t0;
-
-    const scale = m.vae.scaleFactor;
-    const generation = await this.engine.generate({ ...sampling, conditioning, sampleDims: [m.unet.inChannels, height / scale, width / scale], guidance });
-
-    const t1 = performance.now();
-    const pixels = await this.decode(generation.latents, count, generation.sampleDims, width, height);
-    return { generation, pixels, width, height, truncation: encoded.truncation, encodeMs, decodeMs: performance.now() - t1 };
+    return {
+      conditioning: splitRows(unetConditioningFeeds(encoded), count, encoded.guided),
+      sampleDims: latentDims(m, width, height),
+      guidance,
+      truncation: encoded.truncation,
+      encodeMs: performance.now() - t0,
+    };
   }
 
   /** VAE-decodes `count` latents one image at a time (bounded memory at large sizes). */

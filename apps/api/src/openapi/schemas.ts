@@ -89,8 +89,8 @@ export const modelListSchema = z.object({
       batching: z
         .object({
           timestep: z.enum(['per-sample', 'scalar']).describe('The denoiser graph\'s timestep input: one value per batch row, or one for the whole batch.'),
-          continuous: z.boolean().describe('Whether a GPU host runs this model\'s one-device jobs in continuous batches (our class-conditional packages; text models run alone).'),
-          joinsAtAnyStep: z.boolean().describe('Whether a job may join a batch whose jobs are at other steps (per-sample timestep); otherwise it joins only jobs at its own step.'),
+          continuous: z.boolean().describe('Whether a GPU host may run this model\'s one-device jobs in continuous batches (every model package and text pipeline). A host still runs them one per device when its batching is off or its start-up measurement found that sharing a step does not pay for this model (GPU_HOST_MIN_BATCH_GAIN).'),
+          joinsAtAnyStep: z.boolean().describe('Whether a job may join a batch whose jobs are at other steps (per-sample timestep); otherwise jobs share a batch only when they start together with the same step count (a newcomer waits until the batch empties).'),
         })
         .describe('How jobs of this model share a device\'s continuous batch (same bytes as alone either way).'),
     }),

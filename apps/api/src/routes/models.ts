@@ -26,7 +26,7 @@ export function toModelView(m: GeneratorPackage): ModelView {
       prompts: [],
       defaults: { steps: m.defaults.steps, guidance: m.defaults.guidance, scheduler: m.defaults.scheduler, timeoutSec: m.defaults.timeoutSec },
       outputFormats,
-      batching: batchingOf(m.unet.path, 'timestep', false),
+      batching: batchingOf(m.unet.path, 'timestep'),
     };
   }
   return {
@@ -41,20 +41,21 @@ export function toModelView(m: GeneratorPackage): ModelView {
     prompts: m.classes.map((c) => ({ classId: c.id, label: c.label, aliases: [...c.aliases] })),
     defaults: { steps: m.defaults.steps, guidance: m.defaults.guidance, scheduler: m.defaults.scheduler, timeoutSec: m.defaults.timeoutSec },
     outputFormats,
-    batching: batchingOf(m.denoiserPath, m.io.timestep, true),
+    batching: batchingOf(m.denoiserPath, m.io.timestep),
   };
 }
 
 /** Timestep batching per denoiser file, read once (the graph's declared inputs, never its weights). */
 const timestepCases = new Map<string, TimestepBatching>();
 
-function batchingOf(denoiserPath: string, timestepInput: string, continuous: boolean): ModelView['batching'] {
+/** Every model may batch (a host decides per model whether it pays); how jobs join depends on the timestep input. */
+function batchingOf(denoiserPath: string, timestepInput: string): ModelView['batching'] {
   let timestep = timestepCases.get(denoiserPath);
   if (timestep === undefined) {
     timestep = timestepBatchingOf(readOnnxInputs(denoiserPath).find((i) => i.name === timestepInput)?.dims);
     timestepCases.set(denoiserPath, timestep);
   }
-  return { timestep, continuous, joinsAtAnyStep: timestep === 'per-sample' };
+  return { timestep, continuous: true, joinsAtAnyStep: timestep === 'per-sample' };
 }
 
 /** `GET /v1/models`. */

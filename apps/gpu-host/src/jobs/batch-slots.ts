@@ -1,4 +1,5 @@
-import { EngineBatches, maxRowsWithin, measureStepMs, type BatchJoinRequest, type BatchOccupancy, type Engine, type GenerateRequest, type GenerateResult } from '@asyncdiff/engine';
+import { modelRows } from '@asyncdiff/asyncdiff';
+import { EngineBatches, calibrateBatching, probeConditioning, type BatchAdmission, type BatchJoinRequest, type BatchOccupancy, type BatchShape, type Engine, type GenerateResult, type TextToImage } from '@asyncdiff/engine';
 
 import type { DeviceDemand, DeviceLease } from '../device-allocator.js';
 import type { CachedEngine } from '../engine-cache.js';
@@ -11,6 +12,8 @@ export interface BatchSlot {
   /** Group device index. */
   readonly device: number;
   readonly engine: Engine;
+  /** Text models: the pipeline around the engine (a member encodes and decodes here, denoises in the batch). */
+  readonly text: TextToImage | undefined;
   readonly batches: EngineBatches;
 }
 
@@ -38,6 +41,8 @@ export interface BatchSlotDeps {
   takeEngine(model: string, device: number): Promise<{ key: string; entry: CachedEngine; release: (broken?: boolean) => Promise<void> }>;
   /** Admission: step-time budget in ms, or undefined for twice a lone job's step. */
   readonly maxStepMs: number | undefined;
+  /** Admission: a model is batched only when a full batch does this many times a lone job's work per ms. */
+  readonly minBatchGain: number;
   /** Hard cap on rows (and the runner's own `maxBatch`). */
   readonly maxBatchRows: number;
   readonly onError: (err: unknown) => void;
@@ -45,11 +50,13 @@ export interface BatchSlotDeps {
   readonly onStep?: (slot: BatchSlot, info: { members: number; rows: number; stepMs: number }) => void;
   /** A batch replaced dead stage processes (the device is the slot's). */
   readonly onRestart?: (slot: BatchSlot) => void;
-  /** Admission control measured an engine. */
-  readonly onCalibrated?: (slot: Pick<BatchSlot, 'key' | 'device'>, info: { measured: { rows: number; stepMs: number }[]; budgetMs: number; maxRows: number }) => void;
+  /** Admission control measured an engine (and decided whether its model is batched on this group). */
+  readonly onCalibrated?: (slot: Pick<BatchSlot, 'key' | 'device' | 'model'>, admission: BatchAdmission) => void;
 }
 
 interface OpenSlot extends BatchSlot {
+  /** Admission control's verdict for the engine (a slot that does not batch is never entered). */
+  readonly batched: boolean;
   holders: number;
   closing: boolean;
   readonly lease: DeviceLease;
@@ -70,25 +77,23 @@ export interface DeviceOccupancy {
   readonly recentRows: readonly number[];
 }
 
-/** Model rows a request needs (2 per image with guidance; the model default guides). */
-function rowsOf(req: GenerateRequest): number {
-  return req.conditioning.images * (req.guidance === 1 ? 1 : 2);
-}
-
 /** Admission control per engine, measured once (an engine's stages keep their speed). */
-const calibrated = new WeakMap<Engine, number>();
+const calibrated = new WeakMap<Engine, BatchAdmission>();
 
 /**
  * A group's continuous batches: at most one per leased device. A batchable job joins a running
  * batch of its model and shape with room — or, when a device is free, opens a new batch there
  * (a new batch steps faster than a fuller one); when neither, it waits for whichever comes
  * first: room in a batch or a device. A device whose batch empties is handed back to the group.
+ * A model whose calibration found no gain in batching runs its jobs alone on leases from then on.
  */
 export class BatchSlots {
   private readonly slots = new Set<OpenSlot>();
   /** Per device: the second (epoch s) of the newest sample, the samples, the last model. */
   private readonly history = new Map<number, { second: number; rows: number[]; model: string; maxRows: number }>();
   private roomWaiters: (() => void)[] = [];
+  /** Models whose admission control found batching does not pay on this group's devices. */
+  private readonly unbatched = new Set<string>();
 
   constructor(private readonly deps: BatchSlotDeps) {}
 
@@ -119,15 +124,17 @@ export class BatchSlots {
   }
 
   /**
-   * Places a job of `model` shaped like `req`: in a batch, or — when the allocator answers
-   * `demand` with several devices (an `auto` job on an idle group) — on a lease of its own.
+   * Places a job of `model` and `shape`: in a batch, or on a lease of its own — when the allocator
+   * answers `demand` with several devices (an `auto` job on an idle group), when the job is
+   * bigger than admission allows, or when batching does not pay for the model.
    */
-  async place(model: string, req: GenerateRequest, demand: DeviceDemand, signal: AbortSignal): Promise<SlotGrant> {
+  async place(model: string, shape: BatchShape, demand: DeviceDemand, signal: AbortSignal): Promise<SlotGrant> {
     const since = performance.now();
     for (;;) {
       signal.throwIfAborted();
-      const open = !this.deps.deviceFree() ? this.withRoom(model, req) : undefined;
-      if (open) return this.enter(open, req, since);
+      if (this.unbatched.has(model)) return { kind: 'lease', lease: await this.deps.acquire(demand, signal) };
+      const open = !this.deps.deviceFree() ? this.withRoom(model, shape) : undefined;
+      if (open) return this.enter(open, shape, since);
       const room = this.nextRoom();
       const giveUp = new AbortController();
       const onAbort = () => giveUp.abort(signal.reason);
@@ -141,41 +148,42 @@ export class BatchSlots {
         giveUp.abort();
         // A lease granted in the same turn goes straight back.
         leased.then((l) => l.release(), () => undefined);
-        const slot = this.withRoom(model, req);
-        if (slot) return this.enter(slot, req, since);
+        const slot = this.withRoom(model, shape);
+        if (slot) return this.enter(slot, shape, since);
         continue;
       }
       const lease = first.lease;
       if (lease.devices.length !== 1) return { kind: 'lease', lease };
       let slot: OpenSlot;
       try {
-        slot = await this.open(model, lease, req);
+        slot = await this.open(model, lease, shape);
       } catch (err) {
         lease.release();
         throw err;
       }
-      if (rowsOf(req) <= slot.batches.occupancy.maxRows) return this.enter(slot, req, since);
-      // Bigger than admission allows on this device: it runs alone on the lease (in chunks if
-      // need be), and the device's batch is not opened.
+      if (slot.batched && slot.batches.rowsOf(shape) <= slot.batches.occupancy.maxRows) return this.enter(slot, shape, since);
+      // Batching does not pay for the model, or the job is bigger than admission allows on this
+      // device: it runs alone on the lease (in chunks if need be), and the device's batch is not opened.
+      if (!slot.batched) this.unbatched.add(model);
       await this.drop(slot);
       return { kind: 'lease', lease };
     }
   }
 
-  private withRoom(model: string, req: GenerateRequest): OpenSlot | undefined {
+  private withRoom(model: string, shape: BatchShape): OpenSlot | undefined {
     let best: OpenSlot | undefined;
     for (const s of this.slots) {
-      if (s.closing || s.model !== model || !s.batches.hasRoom(req)) continue;
+      if (s.closing || s.model !== model || !s.batches.hasRoom(shape)) continue;
       if (!best || s.holders < best.holders) best = s;
     }
     return best;
   }
 
-  private enter(slot: OpenSlot, req: GenerateRequest, since: number): SlotGrant {
+  private enter(slot: OpenSlot, shape: BatchShape, since: number): SlotGrant {
     slot.holders += 1;
     // The job joins only once its run has started (several awaits from here): until then its
     // rows are promised, or every job of a burst lands on the first device's batch.
-    const reservation = slot.batches.reserve(req);
+    const reservation = slot.batches.reserve(shape);
     let left = false;
     return {
       kind: 'batch',
@@ -202,28 +210,30 @@ export class BatchSlots {
     };
   }
 
-  private async open(model: string, lease: DeviceLease, req: GenerateRequest): Promise<OpenSlot> {
+  private async open(model: string, lease: DeviceLease, shape: BatchShape): Promise<OpenSlot> {
     const device = lease.devices[0]!;
     const { key, entry, release } = await this.deps.takeEngine(model, device);
     try {
       const engine = entry.engine;
-      let maxRows = calibrated.get(engine);
-      if (maxRows === undefined) {
-        const cap = Math.min(this.deps.maxBatchRows, engine.runner.maxBatch ?? Infinity);
-        const perJob = req.guidance === 1 ? 1 : 2;
-        const sizes = [perJob];
-        for (let r = perJob * 2; r <= cap; r *= 2) sizes.push(r);
-        const measured = await measureStepMs(engine, sizes, req.conditioning);
-        const budgetMs = this.deps.maxStepMs ?? 2 * measured[0]!.stepMs;
-        maxRows = maxRowsWithin(measured, budgetMs);
-        calibrated.set(engine, maxRows);
-        this.deps.onCalibrated?.({ key, device }, { measured, budgetMs, maxRows });
+      let admission = calibrated.get(engine);
+      if (admission === undefined) {
+        admission = await calibrateBatching(engine, await probeConditioning(engine, entry.text), {
+          perJob: modelRows(1, shape.guidance ?? engine.sampling.defaults.guidance),
+          capRows: Math.min(this.deps.maxBatchRows, engine.runner.maxBatch ?? Infinity),
+          maxStepMs: this.deps.maxStepMs,
+          minGain: this.deps.minBatchGain,
+        });
+        calibrated.set(engine, admission);
+        this.deps.onCalibrated?.({ key, device, model }, admission);
       }
+      const maxRows = admission.maxRows;
       const slot: OpenSlot = {
         key,
         model,
         device,
         engine,
+        text: entry.text,
+        batched: admission.batched,
         lease,
         release,
         holders: 0,

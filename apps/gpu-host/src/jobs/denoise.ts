@@ -1,6 +1,6 @@
 import type { SamplerCheckpoint, StepProgress } from '@asyncdiff/asyncdiff';
 import { SamplingAbortedError } from '@asyncdiff/asyncdiff';
-import { Engine, TextToImage, classConditioning, openModelHost, previewRenderer, type GenerateRequest, type GenerateResult, type ResolvedParallel, type TextToImageResult } from '@asyncdiff/engine';
+import { Engine, TextToImage, classConditioning, latentDims, openModelHost, previewRenderer, type GenerateRequest, type GenerateResult, type ResolvedParallel, type TextToImageResult } from '@asyncdiff/engine';
 import type { GeneratorPackage } from '@asyncdiff/models';
 import { RECENT_STEPS_KEPT, type JobHandlerContext, type JobSpec } from '@asyncdiff/queue';
 
@@ -64,7 +64,7 @@ export async function denoise(args: {
   const { group, model, parallel, lease } = args;
   if (args.batch) {
     const seat = args.batch;
-    return run(args, { engine: seat.slot.engine, text: undefined }, 0, (req) => seat.join({ ...req, priority: args.spec.priority }), async () => undefined);
+    return run(args, { engine: seat.slot.engine, text: seat.slot.text }, 0, (req) => seat.join({ ...req, priority: args.spec.priority }), async () => undefined);
   }
   const key = engineKey(model, parallel, lease.devices);
   const opened = performance.now();
@@ -158,7 +158,7 @@ async function run(
     let outcome: DenoiseOutcome;
     if (entry.text && spec.text) {
       const t = spec.text;
-      const r = await entry.text.generate({ prompt: spec.prompt, ...(t.negativePrompt !== undefined && { negativePrompt: t.negativePrompt }), count: spec.count, width: t.width, height: t.height, ...common });
+      const r = await entry.text.generate({ prompt: spec.prompt, ...(t.negativePrompt !== undefined && { negativePrompt: t.negativePrompt }), count: spec.count, width: t.width, height: t.height, ...common }, generate);
       const { truncation, encodeMs, decodeMs, width, height } = r;
       outcome = { result: r.generation, pixels: { data: r.pixels, sampleDims: [3, height, width] }, text: { truncation, encodeMs, decodeMs, width, height }, engineOpenMs, denoiseMs: performance.now() - started, previews: preview?.counts };
     } else {
@@ -186,7 +186,6 @@ async function run(
 function previewsOf(args: { readonly model: GeneratorPackage; readonly spec: JobSpec; readonly ctx: JobHandlerContext; readonly group: GroupRuntime }, entry: { readonly engine: Engine }): PreviewPublisher | undefined {
   const { model, spec, ctx } = args;
   if (!spec.preview) return undefined;
-  const dims =
-    model.format === 'diffusers' && spec.text ? [model.unet.inChannels, spec.text.height / model.vae.scaleFactor, spec.text.width / model.vae.scaleFactor] : entry.engine.denoiser.sampleDims;
+  const dims = model.format === 'diffusers' && spec.text ? latentDims(model, spec.text.width, spec.text.height) : entry.engine.denoiser.sampleDims;
   return previewPublisher({ every: spec.preview.every, render: previewRenderer(model, dims), publish: (p) => ctx.reportPreview(p), onError: args.group.options.onError });
 }

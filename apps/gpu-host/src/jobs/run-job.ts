@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { SamplingAbortedError, type SamplerCheckpoint } from '@asyncdiff/asyncdiff';
-import { classConditioning, receiptConfigOf, type ResolvedParallel } from '@asyncdiff/engine';
+import { SamplingAbortedError, modelRows, type SamplerCheckpoint } from '@asyncdiff/asyncdiff';
+import { latentDims, receiptConfigOf, type BatchShape, type ResolvedParallel } from '@asyncdiff/engine';
 import { findQualityReceipt, ModelError, readQualityReceipts, sampleSize, type GeneratorPackage, type QualityReceipt } from '@asyncdiff/models';
 import { isRetryable, JobCanceledError, LeaseLostError, WorkerShutdownError, type JobHandler, type JobHandlerContext, type JobHandlerResult, type JobSpec, type JobWarning } from '@asyncdiff/queue';
 
@@ -87,7 +87,7 @@ async function runArrived(group: GroupRuntime, ctx: JobHandlerContext, pickedAt:
     hostDefault: group.options.defaultParallel,
     hostQuality: group.options.defaultQuality,
     groupDevices: group.devices.length,
-    rows: spec.count * (spec.guidance !== 1 ? 2 : 1),
+    rows: modelRows(spec.count, spec.guidance),
     receiptFor,
   });
   if (plan.demand.kind === 'auto') {
@@ -102,8 +102,8 @@ async function runArrived(group: GroupRuntime, ctx: JobHandlerContext, pickedAt:
   };
   // A job that would run on one device joins that device's continuous batch (or opens one);
   // the allocator may still answer an `auto` job on an idle group with several devices.
-  const grant = model.format === 'asyncdiff' && batchable(group, model, spec, plan.demand)
-    ? await group.batches.place(model.name, { conditioning: classConditioning(model, new Array<number>(spec.count).fill(spec.classId)), seed: spec.seed, guidance: spec.guidance }, plan.demand, signal).catch(dropCheckpointOnCancel)
+  const grant = batchable(group, spec, plan.demand)
+    ? await group.batches.place(model.name, batchShape(model, spec), plan.demand, signal).catch(dropCheckpointOnCancel)
     : undefined;
   const slot = grant?.kind === 'batch' ? grant : undefined;
   const lease: DeviceLease = slot
@@ -365,12 +365,18 @@ async function settleCheckpoint(
 }
 
 /**
- * Whether a job runs in a device's continuous batch: batching on, a class-conditioned model of
- * ours (text models keep their own pipeline around the loop), a one-device demand (`sequential`,
- * or `auto`, which the allocator may still widen on an idle group) and rows that fit a batch.
+ * Whether a job runs in a device's continuous batch: batching on, a one-device demand
+ * (`sequential`, or `auto`, which the allocator may still widen on an idle group) and rows that
+ * fit a batch. Text jobs too: they encode and decode around the batch, on the engine's model host.
  */
-function batchable(group: GroupRuntime, model: GeneratorPackage, spec: JobSpec, demand: DeviceDemand): boolean {
-  if (group.options.batching !== 'continuous' || model.format !== 'asyncdiff') return false;
+function batchable(group: GroupRuntime, spec: JobSpec, demand: DeviceDemand): boolean {
+  if (group.options.batching !== 'continuous') return false;
   if (demand.kind === 'exact' && demand.count !== 1) return false;
-  return spec.count * (spec.guidance !== 1 ? 2 : 1) <= group.options.maxBatchRows;
+  return modelRows(spec.count, spec.guidance) <= group.options.maxBatchRows;
+}
+
+/** What placement knows of a job before it runs: its images, guidance and latent size. */
+function batchShape(model: GeneratorPackage, spec: JobSpec): BatchShape {
+  if (model.format !== 'diffusers' || !spec.text) return { images: spec.count, guidance: spec.guidance };
+  return { images: spec.count, guidance: spec.guidance, sampleDims: latentDims(model, spec.text.width, spec.text.height) };
 }
