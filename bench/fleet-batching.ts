@@ -7,7 +7,12 @@
  *
  *   npm run build && npx tsx bench/fleet.ts batching
  */
-import type { GpuHostOptions } from '../apps/gpu-host/src/index.js';
+import { mkdirSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+
+import { createModelCatalog } from '@asyncdiff/queue';
+
+import { createHostLogger, type GpuHostOptions } from '../apps/gpu-host/src/index.js';
 import { machineLine } from '../apps/cli/src/bench/machine.js';
 import { replaceSection } from '../apps/cli/src/bench/sections.js';
 import { quantile } from '../apps/cli/src/bench/stats.js';
@@ -36,7 +41,10 @@ interface Row {
   readonly closed: ClosedLoop;
   readonly images: Burst;
   readonly videos: Burst;
+  readonly texts: Burst;
   readonly peakMembers: number;
+  /** What admission control decided per model when it first opened a batch (the host's log). */
+  readonly admission: Record<string, string>;
 }
 
 interface Burst {
@@ -126,11 +134,39 @@ async function burst(fleet: Fleet, bodies: readonly Record<string, unknown>[]): 
   return { jobs: jobs.length, seconds, jobsPerSec: jobs.length / seconds, latencyMs: { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) } };
 }
 
-async function measure(config: Config, imageJobs: number, videoJobs: number): Promise<Row> {
+/** The text row's pipeline: the tiny SD 1.5 export in optimum's layout (random weights, 64×64). */
+const TEXT_MODEL = 'tiny-sd15';
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+/** A models directory as an operator lays one out: the shipped packages and a diffusers export. */
+function modelsDir(into: string): string {
+  const dir = path.join(into, 'models');
+  mkdirSync(dir);
+  for (const m of ['digits', 'moving-digits']) symlinkSync(path.join(ROOT, 'models', m), path.join(dir, m));
+  symlinkSync(path.join(ROOT, 'test/fixtures/pipelines', TEXT_MODEL), path.join(dir, TEXT_MODEL));
+  return dir;
+}
+
+const textJob = (i: number): Record<string, unknown> => ({ type: 'image', model: TEXT_MODEL, prompt: ['a red barn', 'a lighthouse at dusk', 'a cat on a wall', 'fog over a lake'][i % 4], seed: 100 + i, steps: 30 });
+
+async function measure(config: Config, imageJobs: number, videoJobs: number, textJobs: number): Promise<Row> {
   const outputs = tempDir('fleet-batching');
   const port = await freePort();
   const store = createLocalObjectStore({ rootDir: outputs.dir, baseUrl: `http://127.0.0.1:${port}/v1/files` });
-  const fleet = await startFleet(store, port, { host: config.host });
+  const models = modelsDir(outputs.dir);
+  const admission: Record<string, string> = {};
+  const logger = {
+    write: (line: string) => {
+      const e = JSON.parse(line) as { engine?: string; maxRows?: number; gain?: number; batched?: boolean };
+      if (e.batched === undefined || !e.engine) return;
+      const model = e.engine.split('@')[0]!;
+      admission[model] ??= e.batched ? `${e.maxRows} rows, ${e.gain?.toFixed(2)}×` : `off (${e.gain?.toFixed(2)}× at ${e.maxRows} rows)`;
+    },
+  };
+  const fleet = await startFleet(store, port, {
+    host: { ...config.host, modelsDir: models, logger: createHostLogger({ hostId: 'bench', level: 'info', destination: logger }) },
+    api: { queue: { models: createModelCatalog(models) } },
+  });
   let peakMembers = 0;
   const watch = setInterval(() => {
     for (const g of fleet.host.status().groups) for (const b of g.batches ?? []) peakMembers = Math.max(peakMembers, b.members);
@@ -141,6 +177,7 @@ async function measure(config: Config, imageJobs: number, videoJobs: number): Pr
     // batching host measure its admission limit, so no row pays a start-up.
     await finished(fleet, await Promise.all(Array.from({ length: 6 }, (_, i) => submit(fleet, { type: 'image', model: 'digits', prompt: String(i), seed: i }))), 120_000);
     await finished(fleet, await Promise.all(Array.from({ length: 4 }, (_, i) => submit(fleet, { type: 'video', model: 'moving-digits', prompt: String(i), seed: i, output: { format: 'gif' } }))), 120_000);
+    await finished(fleet, await Promise.all(Array.from({ length: 4 }, (_, i) => submit(fleet, textJob(i)))), 120_000);
     await lone(fleet, { type: 'image', model: 'digits', prompt: '4', parallel: { mode: 'sequential' } }, 2);
     process.stderr.write(`batching bench: ${config.name}: lone jobs\n`);
     const loneAutoMs = await lone(fleet, { type: 'image', model: 'digits', prompt: '4' }, 7);
@@ -152,7 +189,9 @@ async function measure(config: Config, imageJobs: number, videoJobs: number): Pr
     const images = await burst(fleet, Array.from({ length: imageJobs }, (_, i) => ({ type: 'image', model: 'digits', prompt: String(i % 10), seed: 100 + i })));
     process.stderr.write(`batching bench: ${config.name}: ${videoJobs} video jobs at once\n`);
     const videos = await burst(fleet, Array.from({ length: videoJobs }, (_, i) => ({ type: 'video', model: 'moving-digits', prompt: String(i % 10), seed: 100 + i, output: { format: 'gif' } })));
-    return { config: config.name, loneAutoMs, loneSequentialMs, closed, images, videos, peakMembers };
+    process.stderr.write(`batching bench: ${config.name}: ${textJobs} text jobs at once\n`);
+    const texts = await burst(fleet, Array.from({ length: textJobs }, (_, i) => textJob(1000 + i)));
+    return { config: config.name, loneAutoMs, loneSequentialMs, closed, images, videos, texts, peakMembers, admission };
   } finally {
     clearInterval(watch);
     await fleet.close();
@@ -164,31 +203,32 @@ async function measure(config: Config, imageJobs: number, videoJobs: number): Pr
 export async function runBatchingBench(argv: readonly string[]): Promise<void> {
   const imageJobs = Number(argv.find((a) => a.startsWith('--images='))?.slice(9) ?? 200);
   const videoJobs = Number(argv.find((a) => a.startsWith('--videos='))?.slice(9) ?? 20);
+  const textJobs = Number(argv.find((a) => a.startsWith('--texts='))?.slice(8) ?? 40);
   const started = new Date();
   const machine = machineLine();
   const configs: Config[] = [
     { name: 'data parallelism (`GPU_HOST_BATCHING=off`)', host: { batching: 'off' } },
-    { name: 'continuous batching, budget 2 × lone step (default)', host: { batching: 'continuous' } },
-    { name: 'continuous batching, `GPU_HOST_MAX_STEP_MS=1000` (32-row cap)', host: { batching: 'continuous', maxStepMs: 1000 } },
+    { name: 'continuous batching, budget 2 × lone step, gain ≥ 1.2 (default)', host: { batching: 'continuous' } },
+    { name: 'continuous batching, `GPU_HOST_MAX_STEP_MS=1000` (32-row cap), any gain', host: { batching: 'continuous', maxStepMs: 1000, minBatchGain: 1 } },
   ];
   // `--only=2`: one configuration (profiling); the section is written only for a full run.
   const only = argv.find((a) => a.startsWith('--only='))?.slice(7);
   if (only !== undefined) {
-    process.stdout.write(`${JSON.stringify(await measure(configs[Number(only)]!, imageJobs, videoJobs))}\n`);
+    process.stdout.write(`${JSON.stringify(await measure(configs[Number(only)]!, imageJobs, videoJobs, textJobs))}\n`);
     return;
   }
   const rows: Row[] = [];
-  for (const c of configs) rows.push(await measure(c, imageJobs, videoJobs));
+  for (const c of configs) rows.push(await measure(c, imageJobs, videoJobs, textJobs));
   const base = rows[0]!;
   const line = (r: Row): string =>
-    `| ${r.config} | ${r.loneAutoMs.toFixed(0)} | ${r.loneSequentialMs.toFixed(0)} | ${r.closed.jobsPerSec.toFixed(2)} (${(r.closed.jobsPerSec / base.closed.jobsPerSec).toFixed(2)}×) | ${r.closed.latencyMs.p50.toFixed(0)} / ${r.closed.latencyMs.p99.toFixed(0)} (${(r.closed.latencyMs.p50 / r.loneAutoMs).toFixed(1)}× lone) | ${r.images.jobsPerSec.toFixed(2)} (${(r.images.jobsPerSec / base.images.jobsPerSec).toFixed(2)}×) | ${r.images.latencyMs.p50.toFixed(0)} / ${r.images.latencyMs.p99.toFixed(0)} | ${r.videos.jobsPerSec.toFixed(2)} (${(r.videos.jobsPerSec / base.videos.jobsPerSec).toFixed(2)}×) | ${r.videos.latencyMs.p50.toFixed(0)} / ${r.videos.latencyMs.p99.toFixed(0)} | ${r.peakMembers} |`;
+    `| ${r.config} | ${r.loneAutoMs.toFixed(0)} | ${r.loneSequentialMs.toFixed(0)} | ${r.closed.jobsPerSec.toFixed(2)} (${(r.closed.jobsPerSec / base.closed.jobsPerSec).toFixed(2)}×) | ${r.closed.latencyMs.p50.toFixed(0)} / ${r.closed.latencyMs.p99.toFixed(0)} (${(r.closed.latencyMs.p50 / r.loneAutoMs).toFixed(1)}× lone) | ${r.images.jobsPerSec.toFixed(2)} (${(r.images.jobsPerSec / base.images.jobsPerSec).toFixed(2)}×) | ${r.images.latencyMs.p50.toFixed(0)} / ${r.images.latencyMs.p99.toFixed(0)} | ${r.videos.jobsPerSec.toFixed(2)} (${(r.videos.jobsPerSec / base.videos.jobsPerSec).toFixed(2)}×) | ${r.videos.latencyMs.p50.toFixed(0)} / ${r.videos.latencyMs.p99.toFixed(0)} | ${r.texts.jobsPerSec.toFixed(2)} (${(r.texts.jobsPerSec / base.texts.jobsPerSec).toFixed(2)}×) | ${r.texts.latencyMs.p50.toFixed(0)} / ${r.texts.latencyMs.p99.toFixed(0)} | ${r.peakMembers} | ${Object.entries(r.admission).map(([m, a]) => `${m}: ${a}`).join('; ') || '—'} |`;
   const md = [
     '## Continuous batching (`npx tsx bench/fleet.ts batching`)',
     '',
-    `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}. A fresh fleet per row (API, GPU host with one group of 2 CPU devices, local-folder store, one process, real Redis), rows run one after another in one run. Lone job: median of 7 submit→finish latencies of a 50-step \`digits\` image job (guidance 2), one at a time — \`auto\` (the default: cfg on both devices when idle) and \`sequential\` (one device: a batch of one when batching is on). 16 users: a closed loop of ${CLIENTS} clients for 20 s, each submitting an auto image job with \`Prefer: wait\` and the next as soon as it ended — latency under a steady load of ${CLIENTS} jobs in the system (the ratio compares it with the lone auto job). Burst (a saturated queue): ${imageJobs} 50-step \`digits\` image jobs (auto) submitted at once; jobs/s = jobs / (last finish − first submit); latency = submit→finish of each job (it includes the wait in the queue, so under a burst it grows with the job's place in line). Video: ${videoJobs} \`moving-digits\` GIF jobs at once. Peak members: the most jobs one device's batch held in the image burst.`,
+    `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}. A fresh fleet per row (API, GPU host with one group of 2 CPU devices, local-folder store, one process, real Redis), rows run one after another in one run. Lone job: median of 7 submit→finish latencies of a 50-step \`digits\` image job (guidance 2), one at a time — \`auto\` (the default: cfg on both devices when idle) and \`sequential\` (one device: a batch of one when batching is on). 16 users: a closed loop of ${CLIENTS} clients for 20 s, each submitting an auto image job with \`Prefer: wait\` and the next as soon as it ended — latency under a steady load of ${CLIENTS} jobs in the system (the ratio compares it with the lone auto job). Burst (a saturated queue): ${imageJobs} 50-step \`digits\` image jobs (auto) submitted at once; jobs/s = jobs / (last finish − first submit); latency = submit→finish of each job (it includes the wait in the queue, so under a burst it grows with the job's place in line). Video: ${videoJobs} \`moving-digits\` GIF jobs at once. Text: ${textJobs} 30-step \`${TEXT_MODEL}\` jobs at once (the tiny SD 1.5 export in optimum's layout, 64×64, guidance 7.5: text encoder and VAE on the model host, the UNet loop in the batch). Peak members: the most jobs one device's batch held in the image burst. Admission: what each device's calibration decided per model (largest batch within the budget and its work per ms over a lone job's; "off": below the minimum gain, jobs run one per device).`,
     '',
-    '| configuration | lone auto ms | lone sequential ms | 16 users: jobs/s | 16 users: latency p50 / p99 ms | burst: image jobs/s | burst: image latency p50 / p99 ms | burst: video jobs/s | burst: video latency p50 / p99 ms | peak members |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| configuration | lone auto ms | lone sequential ms | 16 users: jobs/s | 16 users: latency p50 / p99 ms | burst: image jobs/s | burst: image latency p50 / p99 ms | burst: video jobs/s | burst: video latency p50 / p99 ms | burst: text jobs/s | burst: text latency p50 / p99 ms | peak members | admission |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows.map(line),
   ].join('\n');
   replaceSection('bench/RESULTS.md', 'batching', md);
