@@ -159,8 +159,11 @@ async function measure(config: Config, imageJobs: number, videoJobs: number, tex
     write: (line: string) => {
       const e = JSON.parse(line) as { engine?: string; maxRows?: number; gain?: number; batched?: boolean };
       if (e.batched === undefined || !e.engine) return;
+      // One decision per device's engine: calibration is per device, and on a loaded CPU host two
+      // devices can decide differently for one model.
       const model = e.engine.split('@')[0]!;
-      admission[model] ??= e.batched ? `${e.maxRows} rows, ${e.gain?.toFixed(2)}×` : `off (${e.gain?.toFixed(2)}× at ${e.maxRows} rows)`;
+      const decision = e.batched ? `${e.maxRows} rows, ${e.gain?.toFixed(2)}×` : `off (${e.gain?.toFixed(2)}× at ${e.maxRows} rows)`;
+      admission[model] = admission[model] ? `${admission[model]} / ${decision}` : decision;
     },
   };
   const fleet = await startFleet(store, port, {
@@ -187,11 +190,12 @@ async function measure(config: Config, imageJobs: number, videoJobs: number, tex
     process.stderr.write(`batching bench: ${config.name}: ${imageJobs} image jobs at once\n`);
     peakMembers = 0;
     const images = await burst(fleet, Array.from({ length: imageJobs }, (_, i) => ({ type: 'image', model: 'digits', prompt: String(i % 10), seed: 100 + i })));
+    const imagePeakMembers = peakMembers;
     process.stderr.write(`batching bench: ${config.name}: ${videoJobs} video jobs at once\n`);
     const videos = await burst(fleet, Array.from({ length: videoJobs }, (_, i) => ({ type: 'video', model: 'moving-digits', prompt: String(i % 10), seed: 100 + i, output: { format: 'gif' } })));
     process.stderr.write(`batching bench: ${config.name}: ${textJobs} text jobs at once\n`);
     const texts = await burst(fleet, Array.from({ length: textJobs }, (_, i) => textJob(1000 + i)));
-    return { config: config.name, loneAutoMs, loneSequentialMs, closed, images, videos, texts, peakMembers, admission };
+    return { config: config.name, loneAutoMs, loneSequentialMs, closed, images, videos, texts, peakMembers: imagePeakMembers, admission };
   } finally {
     clearInterval(watch);
     await fleet.close();
