@@ -7,16 +7,13 @@
  *
  *   npm run build && npx tsx bench/fleet.ts batching
  */
-import { mkdirSync, symlinkSync } from 'node:fs';
-import path from 'node:path';
-
 import { createModelCatalog } from '@asyncdiff/queue';
 
 import { createHostLogger, type GpuHostOptions } from '../apps/gpu-host/src/index.js';
 import { machineLine } from '../apps/cli/src/bench/machine.js';
 import { replaceSection } from '../apps/cli/src/bench/sections.js';
 import { quantile } from '../apps/cli/src/bench/stats.js';
-import { freePort, startFleet, tempDir, type Fleet } from '../test/support/fleet.js';
+import { freePort, modelsDir, startFleet, tempDir, type Fleet } from '../test/support/fleet.js';
 import { createLocalObjectStore } from '@asyncdiff/storage';
 
 /** Users of the closed-loop row. */
@@ -136,24 +133,13 @@ async function burst(fleet: Fleet, bodies: readonly Record<string, unknown>[]): 
 
 /** The text row's pipeline: the tiny SD 1.5 export in optimum's layout (random weights, 64×64). */
 const TEXT_MODEL = 'tiny-sd15';
-const ROOT = path.resolve(import.meta.dirname, '..');
-
-/** A models directory as an operator lays one out: the shipped packages and a diffusers export. */
-function modelsDir(into: string): string {
-  const dir = path.join(into, 'models');
-  mkdirSync(dir);
-  for (const m of ['digits', 'moving-digits']) symlinkSync(path.join(ROOT, 'models', m), path.join(dir, m));
-  symlinkSync(path.join(ROOT, 'test/fixtures/pipelines', TEXT_MODEL), path.join(dir, TEXT_MODEL));
-  return dir;
-}
-
 const textJob = (i: number): Record<string, unknown> => ({ type: 'image', model: TEXT_MODEL, prompt: ['a red barn', 'a lighthouse at dusk', 'a cat on a wall', 'fog over a lake'][i % 4], seed: 100 + i, steps: 30 });
 
 async function measure(config: Config, imageJobs: number, videoJobs: number, textJobs: number): Promise<Row> {
   const outputs = tempDir('fleet-batching');
   const port = await freePort();
   const store = createLocalObjectStore({ rootDir: outputs.dir, baseUrl: `http://127.0.0.1:${port}/v1/files` });
-  const models = modelsDir(outputs.dir);
+  const models = modelsDir(outputs.dir, ['digits', 'moving-digits'], [TEXT_MODEL]);
   const admission: Record<string, string> = {};
   const logger = {
     write: (line: string) => {
@@ -204,6 +190,10 @@ async function measure(config: Config, imageJobs: number, videoJobs: number, tex
 }
 
 /** Runs the comparison and writes its section. */
+/** A burst's two table cells: jobs/s (and its ratio to the same burst with batching off), p50 / p99 ms. */
+const burstCells = (b: Burst, off: Burst): string =>
+  `${b.jobsPerSec.toFixed(2)} (${(b.jobsPerSec / off.jobsPerSec).toFixed(2)}×) | ${b.latencyMs.p50.toFixed(0)} / ${b.latencyMs.p99.toFixed(0)}`;
+
 export async function runBatchingBench(argv: readonly string[]): Promise<void> {
   const imageJobs = Number(argv.find((a) => a.startsWith('--images='))?.slice(9) ?? 200);
   const videoJobs = Number(argv.find((a) => a.startsWith('--videos='))?.slice(9) ?? 20);
@@ -225,7 +215,7 @@ export async function runBatchingBench(argv: readonly string[]): Promise<void> {
   for (const c of configs) rows.push(await measure(c, imageJobs, videoJobs, textJobs));
   const base = rows[0]!;
   const line = (r: Row): string =>
-    `| ${r.config} | ${r.loneAutoMs.toFixed(0)} | ${r.loneSequentialMs.toFixed(0)} | ${r.closed.jobsPerSec.toFixed(2)} (${(r.closed.jobsPerSec / base.closed.jobsPerSec).toFixed(2)}×) | ${r.closed.latencyMs.p50.toFixed(0)} / ${r.closed.latencyMs.p99.toFixed(0)} (${(r.closed.latencyMs.p50 / r.loneAutoMs).toFixed(1)}× lone) | ${r.images.jobsPerSec.toFixed(2)} (${(r.images.jobsPerSec / base.images.jobsPerSec).toFixed(2)}×) | ${r.images.latencyMs.p50.toFixed(0)} / ${r.images.latencyMs.p99.toFixed(0)} | ${r.videos.jobsPerSec.toFixed(2)} (${(r.videos.jobsPerSec / base.videos.jobsPerSec).toFixed(2)}×) | ${r.videos.latencyMs.p50.toFixed(0)} / ${r.videos.latencyMs.p99.toFixed(0)} | ${r.texts.jobsPerSec.toFixed(2)} (${(r.texts.jobsPerSec / base.texts.jobsPerSec).toFixed(2)}×) | ${r.texts.latencyMs.p50.toFixed(0)} / ${r.texts.latencyMs.p99.toFixed(0)} | ${r.peakMembers} | ${Object.entries(r.admission).map(([m, a]) => `${m}: ${a}`).join('; ') || '—'} |`;
+    `| ${r.config} | ${r.loneAutoMs.toFixed(0)} | ${r.loneSequentialMs.toFixed(0)} | ${r.closed.jobsPerSec.toFixed(2)} (${(r.closed.jobsPerSec / base.closed.jobsPerSec).toFixed(2)}×) | ${r.closed.latencyMs.p50.toFixed(0)} / ${r.closed.latencyMs.p99.toFixed(0)} (${(r.closed.latencyMs.p50 / r.loneAutoMs).toFixed(1)}× lone) | ${burstCells(r.images, base.images)} | ${burstCells(r.videos, base.videos)} | ${burstCells(r.texts, base.texts)} | ${r.peakMembers} | ${Object.entries(r.admission).map(([m, a]) => `${m}: ${a}`).join('; ') || '—'} |`;
   const md = [
     '## Continuous batching (`npx tsx bench/fleet.ts batching`)',
     '',

@@ -4,7 +4,6 @@
  * and a real model host for the text encoders and the VAE; outputs fetched through the URLs the
  * API hands out, like a user would.
  */
-import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 
 import { decodePngRgb } from '@asyncdiff/media';
@@ -13,9 +12,7 @@ import { createLocalObjectStore } from '@asyncdiff/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { readSse } from '../apps/api/src/test-fixtures/harness.js';
-import { freePort, startFleet, tempDir, waitForJobs, type Fleet } from './support/fleet.js';
-
-const ROOT = path.resolve(import.meta.dirname, '..');
+import { freePort, modelsDir, startFleet, tempDir, waitForJobs, type Fleet } from './support/fleet.js';
 
 interface TextJob {
   id: string;
@@ -32,11 +29,7 @@ describe('text-to-image jobs through the API and a GPU host (tiny SD 1.5 and SDX
 
   beforeAll(async () => {
     scratch = tempDir('t2i-e2e');
-    // A models directory as an operator lays one out: our packages and diffusers exports side by side.
-    const models = path.join(scratch.dir, 'models');
-    mkdirSync(models);
-    symlinkSync(path.join(ROOT, 'models/digits'), path.join(models, 'digits'));
-    for (const p of ['tiny-sd15', 'tiny-sdxl']) symlinkSync(path.join(ROOT, 'test/fixtures/pipelines', p), path.join(models, p));
+    const models = modelsDir(scratch.dir, ['digits'], ['tiny-sd15', 'tiny-sdxl']);
     const port = await freePort();
     const store = createLocalObjectStore({ rootDir: path.join(scratch.dir, 'outputs'), baseUrl: `http://127.0.0.1:${port}/v1/files` });
     fleet = await startFleet(store, port, {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,6 +30,20 @@ export function freePort(): Promise<number> {
 export function tempDir(label: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), `asyncdiff-${label}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * A models directory as an operator lays one out, in `into`: our packages (`models/`) and
+ * diffusers exports (the tiny pipelines under `test/fixtures/pipelines/`) side by side, linked.
+ */
+export function modelsDir(into: string, packages: readonly string[], pipelines: readonly string[]): string {
+  const dir = path.join(into, 'models');
+  mkdirSync(dir);
+  for (const m of packages) symlinkSync(path.join(ROOT, 'models', m), path.join(dir, m));
+  for (const p of pipelines) symlinkSync(path.join(ROOT, 'test/fixtures/pipelines', p), path.join(dir, p));
+  return dir;
 }
 
 /** The API and a GPU host on one Redis prefix and one object store: the fleet in miniature. */
