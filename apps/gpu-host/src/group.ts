@@ -78,6 +78,7 @@ export class ReplicaGroup implements GroupRuntime {
         const key = engineKey(model, SEQUENTIAL, [device]);
         return { key, ...(await takeEngine(this, model, SEQUENTIAL, [device], key)) };
       },
+      devices: devices.length,
       maxStepMs: this.options.maxStepMs,
       maxBatchRows: this.options.maxBatchRows,
       minBatchGain: this.options.minBatchGain,

@@ -97,7 +97,7 @@ export interface GpuHostOptions {
   /**
    * Admission control: a model is batched on a device only when the largest batch within the
    * step-time budget does this many times a lone job's work per ms (measured with the budget);
-   * otherwise its jobs run one per device. 1 batches whenever two jobs fit. @defaultValue 1.2
+   * otherwise that device runs its jobs one at a time. 1 batches whenever two jobs fit. @defaultValue 1.2
    */
   minBatchGain?: number;
   /** Idle-stage health-check period (0 disables). @defaultValue 30000 */

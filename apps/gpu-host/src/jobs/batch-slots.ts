@@ -50,8 +50,25 @@ export interface BatchSlotDeps {
   readonly onStep?: (slot: BatchSlot, info: { members: number; rows: number; stepMs: number }) => void;
   /** A batch replaced dead stage processes (the device is the slot's). */
   readonly onRestart?: (slot: BatchSlot) => void;
-  /** Admission control measured an engine (and decided whether its model is batched on this group). */
+  /** Admission control measured an engine (and decided whether its model is batched on its device). */
   readonly onCalibrated?: (slot: Pick<BatchSlot, 'key' | 'device' | 'model'>, admission: BatchAdmission) => void;
+  /** Devices in the group (a model none of them batches skips the batch bookkeeping). */
+  readonly devices: number;
+  /** Measures admission on a device's engine; `calibrateEngine` unless a test decides per device. */
+  readonly calibrate?: (entry: CachedEngine, limits: CalibrationLimits) => Promise<BatchAdmission>;
+}
+
+/** Limits admission control works within (the host's options and the job's rows). */
+export interface CalibrationLimits {
+  readonly perJob: number;
+  readonly capRows: number;
+  readonly maxStepMs: number | undefined;
+  readonly minGain: number;
+}
+
+/** Times the engine's steps at doubling batch sizes on its own conditioning (see `calibrateBatching`). */
+export async function calibrateEngine(entry: Pick<CachedEngine, 'engine' | 'text'>, limits: CalibrationLimits): Promise<BatchAdmission> {
+  return calibrateBatching(entry.engine, await probeConditioning(entry.engine, entry.text), limits);
 }
 
 interface OpenSlot extends BatchSlot {
@@ -77,23 +94,24 @@ export interface DeviceOccupancy {
   readonly recentRows: readonly number[];
 }
 
-/** Admission control per engine, measured once (an engine's stages keep their speed). */
-const calibrated = new WeakMap<Engine, BatchAdmission>();
-
 /**
  * A group's continuous batches: at most one per leased device. A batchable job joins a running
  * batch of its model and shape with room — or, when a device is free, opens a new batch there
  * (a new batch steps faster than a fuller one); when neither, it waits for whichever comes
  * first: room in a batch or a device. A device whose batch empties is handed back to the group.
- * A model whose calibration found no gain in batching runs its jobs alone on leases from then on.
+ * Admission is decided per (model, device) the first time a device opens a batch of the model, and
+ * kept for the host's life (an engine reopened after eviction has the same stages): a device
+ * whose calibration found no gain runs that model's jobs alone on leases, while the group's other
+ * devices go on batching it — on a loaded host two devices can measure differently, and one
+ * device's "off" must not stop the batches of the others.
  */
 export class BatchSlots {
   private readonly slots = new Set<OpenSlot>();
   /** Per device: the second (epoch s) of the newest sample, the samples, the last model. */
   private readonly history = new Map<number, { second: number; rows: number[]; model: string; maxRows: number }>();
   private roomWaiters: (() => void)[] = [];
-  /** Models whose admission control found batching does not pay on this group's devices. */
-  private readonly unbatched = new Set<string>();
+  /** Admission control's verdict per `model@device`, measured once. */
+  private readonly admissions = new Map<string, BatchAdmission>();
 
   constructor(private readonly deps: BatchSlotDeps) {}
 
@@ -132,7 +150,7 @@ export class BatchSlots {
     const since = performance.now();
     for (;;) {
       signal.throwIfAborted();
-      if (this.unbatched.has(model)) return { kind: 'lease', lease: await this.deps.acquire(demand, signal) };
+      if (this.unbatchedEverywhere(model)) return { kind: 'lease', lease: await this.deps.acquire(demand, signal) };
       const open = !this.deps.deviceFree() ? this.withRoom(model, shape) : undefined;
       if (open) return this.enter(open, shape, since);
       const room = this.nextRoom();
@@ -153,7 +171,7 @@ export class BatchSlots {
         continue;
       }
       const lease = first.lease;
-      if (lease.devices.length !== 1) return { kind: 'lease', lease };
+      if (lease.devices.length !== 1 || this.admissions.get(deviceModel(model, lease.devices[0]!))?.batched === false) return { kind: 'lease', lease };
       let slot: OpenSlot;
       try {
         slot = await this.open(model, lease, shape);
@@ -162,12 +180,17 @@ export class BatchSlots {
         throw err;
       }
       if (slot.batched && slot.batches.rowsOf(shape) <= slot.batches.occupancy.maxRows) return this.enter(slot, shape, since);
-      // Batching does not pay for the model, or the job is bigger than admission allows on this
-      // device: it runs alone on the lease (in chunks if need be), and the device's batch is not opened.
-      if (!slot.batched) this.unbatched.add(model);
+      // Batching does not pay for the model on this device, or the job is bigger than admission
+      // allows here: it runs alone on the lease (in chunks if need be), and the batch is not opened.
       await this.drop(slot);
       return { kind: 'lease', lease };
     }
+  }
+
+  /** Whether every device of the group measured that batching `model` does not pay. */
+  private unbatchedEverywhere(model: string): boolean {
+    for (let d = 0; d < this.deps.devices; d++) if (this.admissions.get(deviceModel(model, d))?.batched !== false) return false;
+    return true;
   }
 
   private withRoom(model: string, shape: BatchShape): OpenSlot | undefined {
@@ -215,15 +238,15 @@ export class BatchSlots {
     const { key, entry, release } = await this.deps.takeEngine(model, device);
     try {
       const engine = entry.engine;
-      let admission = calibrated.get(engine);
+      let admission = this.admissions.get(deviceModel(model, device));
       if (admission === undefined) {
-        admission = await calibrateBatching(engine, await probeConditioning(engine, entry.text), {
+        admission = await (this.deps.calibrate ?? calibrateEngine)(entry, {
           perJob: modelRows(1, shape.guidance ?? engine.sampling.defaults.guidance),
           capRows: Math.min(this.deps.maxBatchRows, engine.runner.maxBatch ?? Infinity),
           maxStepMs: this.deps.maxStepMs,
           minGain: this.deps.minBatchGain,
         });
-        calibrated.set(engine, admission);
+        this.admissions.set(deviceModel(model, device), admission);
         this.deps.onCalibrated?.({ key, device, model }, admission);
       }
       const maxRows = admission.maxRows;
@@ -282,3 +305,6 @@ export class BatchSlots {
     for (const w of waiters) w();
   }
 }
+
+/** The key of a per-device admission verdict. */
+const deviceModel = (model: string, device: number): string => `${model}@${device}`;
