@@ -204,6 +204,7 @@ export async function runBatchingBench(argv: readonly string[]): Promise<void> {
     { name: 'data parallelism (`GPU_HOST_BATCHING=off`)', host: { batching: 'off' } },
     { name: 'continuous batching, budget 2 × lone step, gain ≥ 1.2 (default)', host: { batching: 'continuous' } },
     { name: 'continuous batching, `GPU_HOST_MAX_STEP_MS=1000` (32-row cap), any gain', host: { batching: 'continuous', maxStepMs: 1000, minBatchGain: 1 } },
+    { name: 'the same, `GPU_HOST_PROGRESS_INTERVAL_MS=250` (progress thinned)', host: { batching: 'continuous', maxStepMs: 1000, minBatchGain: 1, progressIntervalMs: 250 } },
   ];
   // `--only=2`: one configuration (profiling); the section is written only for a full run.
   const only = argv.find((a) => a.startsWith('--only='))?.slice(7);

@@ -51,4 +51,11 @@ describe('gpu-host options', () => {
     expect(() => gpuHostOptionsFromEnv({ GPU_HOST_MIN_BATCH_GAIN: 'lots' })).toThrow(/GPU_HOST_MIN_BATCH_GAIN/);
     expect(() => resolveGpuHostOptions({ minBatchGain: 0.5 })).toThrow(/minBatchGain/);
   });
+
+  it('progress interval: every step unless told, whole ms up to a minute', () => {
+    expect(resolveGpuHostOptions()).toMatchObject({ progressIntervalMs: 0 });
+    expect(resolveGpuHostOptions(gpuHostOptionsFromEnv({ GPU_HOST_PROGRESS_INTERVAL_MS: '250' }))).toMatchObject({ progressIntervalMs: 250 });
+    expect(() => gpuHostOptionsFromEnv({ GPU_HOST_PROGRESS_INTERVAL_MS: '0.5' })).toThrow(/GPU_HOST_PROGRESS_INTERVAL_MS/);
+    expect(() => resolveGpuHostOptions({ progressIntervalMs: 120_000 })).toThrow(/progressIntervalMs/);
+  });
 });

@@ -115,6 +115,7 @@ export class ReplicaGroup implements GroupRuntime {
           lockDurationMs: o.lockDurationMs,
           stalledIntervalMs: o.stalledIntervalMs,
           shutdownGraceMs: o.drainGraceMs,
+          progressIntervalMs: o.progressIntervalMs,
           onError: o.onError,
         }),
       );

@@ -100,6 +100,12 @@ export interface GpuHostOptions {
    * otherwise that device runs its jobs one at a time. 1 batches whenever two jobs fit. @defaultValue 1.2
    */
   minBatchGain?: number;
+  /**
+   * At most one progress write (job record + event) per job this often, ms: the newest step of
+   * an interval is written when it ends, a new phase and the last step at once. 0 writes every
+   * step. A fleet of busy batching hosts sets it to spare its shared Redis. @defaultValue 0
+   */
+  progressIntervalMs?: number;
   /** Idle-stage health-check period (0 disables). @defaultValue 30000 */
   healthIntervalMs?: number;
   /** A health check slower than this counts as a dead stage. @defaultValue 10000 */
@@ -182,6 +188,7 @@ export interface ResolvedGpuHostOptions {
   readonly maxStepMs: number | undefined;
   readonly maxBatchRows: number;
   readonly minBatchGain: number;
+  readonly progressIntervalMs: number;
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
   readonly maxStageRestartsPerJob: number;
@@ -284,6 +291,7 @@ export function resolveGpuHostOptions(options: GpuHostOptions = {}): ResolvedGpu
     maxStepMs: options.maxStepMs === undefined ? undefined : int('maxStepMs', options.maxStepMs, 1, 1),
     maxBatchRows: int('maxBatchRows', options.maxBatchRows, 32, 1, 1024),
     minBatchGain: ratio('minBatchGain', options.minBatchGain, 1.2, 1, 100),
+    progressIntervalMs: int('progressIntervalMs', options.progressIntervalMs, 0, 0, 60_000),
     healthIntervalMs: int('healthIntervalMs', options.healthIntervalMs, 30_000, 0),
     healthTimeoutMs: int('healthTimeoutMs', options.healthTimeoutMs, 10_000, 1),
     maxStageRestartsPerJob: int('maxStageRestartsPerJob', options.maxStageRestartsPerJob, 3, 0, 100),

@@ -57,7 +57,7 @@ export const JOB_STREAM_EVENTS = {
     component: 'Job',
     when: 'First, with the current state; again, with outputs and their URLs, once the job has ended (then the stream ends).',
   },
-  progress: { schema: progressEventSchema, component: 'JobProgressEvent', when: 'After each step a running job finishes.' },
+  progress: { schema: progressEventSchema, component: 'JobProgressEvent', when: 'After each step a running job finishes; at most one per GPU_HOST_PROGRESS_INTERVAL_MS when the host sets it (then the newest step of each interval, every new phase and always the last step).' },
   state: { schema: stateEventSchema, component: 'JobStateEvent', when: 'When the job changes status (queued → running → succeeded | failed | canceled, retries included).' },
   'cancel-requested': { schema: cancelRequestedEventSchema, component: 'JobCancelRequestedEvent', when: 'When a cancel reaches a running job; `state` canceled follows within a step.' },
   preview: { schema: previewEventSchema, component: 'JobPreviewEvent', when: 'Every `preview.every` steps of a job that asked for previews (`preview: {every: k}`).' },

@@ -104,6 +104,26 @@ describe('job worker (real Redis, timer-based handler)', () => {
     expect(await client.terminalCounts()).toEqual({ 'image:succeeded': 1 });
   });
 
+  it('with progressIntervalMs, writes progress about once per interval and always the last step', async () => {
+    const events: JobEvent[] = [];
+    await client.onEvent((e) => events.push(e));
+    await startWorker(timerHandler(log, 10), { progressIntervalMs: 100 });
+    const job = await submit(40);
+    const done = await finished(job.id);
+    expect(done).toMatchObject({ status: 'succeeded', progress: { step: 40, steps: 40, percent: 100 } });
+    await waitFor(() => events.some((e) => e.jobId === job.id && e.type === 'state' && e.status === 'succeeded'), 5000, 'succeeded event');
+    const steps = events.filter((e) => e.jobId === job.id && e.type === 'progress').map((e) => (e.type === 'progress' ? e.progress.step : 0));
+    // 40 steps of ≥ 10 ms take ≥ 400 ms: the first step, about one per 100 ms, and the last.
+    expect(steps.length).toBeGreaterThanOrEqual(3);
+    expect(steps.length).toBeLessThan(20);
+    expect(steps[0]).toBe(1);
+    expect(steps.at(-1)).toBe(40);
+    for (let i = 1; i < steps.length; i++) expect(steps[i]!).toBeGreaterThan(steps[i - 1]!);
+    // The handler awaited every report and was not held back to one step per interval.
+    expect(log.stepsSeen).toHaveLength(40);
+    expect(done.timings['runMs']).toBeLessThan(40 * 100);
+  });
+
   it('stops a running job within one step when it is canceled, ending canceled', async () => {
     await startWorker(timerHandler(log, 100));
     const job = await submit(50);

@@ -65,6 +65,12 @@ export interface JobWorkerOptions extends QueueOptions {
   shutdownGraceMs?: number;
   /** Start taking jobs at once. @defaultValue true */
   autorun?: boolean;
+  /**
+   * At most one progress write (record + event) per job this often, ms; the newest step of an
+   * interval is written when it ends, a new phase and the last step at once. 0: every step.
+   * @defaultValue 0
+   */
+  progressIntervalMs?: number;
   /** Where background failures are reported. @defaultValue ignore */
   onError?: (err: unknown) => void;
 }
@@ -79,6 +85,7 @@ export interface ResolvedJobWorkerOptions {
   readonly maxStalledCount: number;
   readonly shutdownGraceMs: number;
   readonly autorun: boolean;
+  readonly progressIntervalMs: number;
 }
 
 /** A running worker of the GPU-host side. */

@@ -14,6 +14,7 @@ import { keyLayout } from './keys.js';
 import { resolveQueueOptions } from './options.js';
 import { closeRedis, createRedis } from './redis.js';
 import { createRedisJobStore } from './redis-job-store.js';
+import { throttleProgress } from './progress-throttle.js';
 import { resolveJobWorkerOptions } from './worker-options.js';
 
 /** What the BullMQ job completes with (visible in bull-board). */
@@ -87,20 +88,18 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
   };
 
   const runHandler = async (record: JobRecord, runId: string, controller: AbortController): Promise<JobHandlerResult> => {
-    let writes: Promise<void> = Promise.resolve();
-    const reportProgress = (step: number, steps: number, extra?: { phase?: string }): Promise<void> => {
-      writes = writes
-        .then(async () => {
-          if (controller.signal.aborted) return;
-          const progress = makeProgress(step, steps, extra?.phase);
-          const verdict = await store.writeProgress(record.id, runId, progress);
-          if (verdict === 'lost') return controller.abort(new LeaseLostError(record.id));
-          await bus.publish({ type: 'progress', jobId: record.id, kind: record.kind, progress, at: Date.now() });
-          if (verdict === 'cancel') controller.abort(new JobCanceledError(record.id));
-        })
-        .catch(onError);
-      return writes;
-    };
+    const progress = throttleProgress(config.progressIntervalMs, async (p) => {
+      try {
+        if (controller.signal.aborted) return;
+        const verdict = await store.writeProgress(record.id, runId, p);
+        if (verdict === 'lost') return controller.abort(new LeaseLostError(record.id));
+        await bus.publish({ type: 'progress', jobId: record.id, kind: record.kind, progress: p, at: Date.now() });
+        if (verdict === 'cancel') controller.abort(new JobCanceledError(record.id));
+      } catch (err) {
+        onError(err);
+      }
+    });
+    const reportProgress = (step: number, steps: number, extra?: { phase?: string }): Promise<void> => progress.report(makeProgress(step, steps, extra?.phase));
     // Previews bypass the progress chain: a slow progress write must not hold a preview back.
     const reportPreview = async (preview: JobPreview): Promise<void> => {
       if (controller.signal.aborted) return;
@@ -110,7 +109,7 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       if (controller.signal.aborted) throw controller.signal.reason;
       return await handler({ job: record, signal: controller.signal, reportProgress, reportPreview });
     } finally {
-      await writes;
+      await progress.flush();
     }
   };
 

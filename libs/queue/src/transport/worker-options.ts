@@ -19,5 +19,6 @@ export function resolveJobWorkerOptions(options: JobWorkerOptions): ResolvedJobW
     maxStalledCount: positiveInt('maxStalledCount', options.maxStalledCount, 2, 0),
     shutdownGraceMs: positiveInt('shutdownGraceMs', options.shutdownGraceMs, 0, 0),
     autorun: options.autorun ?? true,
+    progressIntervalMs: positiveInt('progressIntervalMs', options.progressIntervalMs, 0, 0),
   };
 }
