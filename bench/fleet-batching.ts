@@ -8,12 +8,13 @@
  *   npm run build && npx tsx bench/fleet.ts batching
  */
 import { createModelCatalog } from '@asyncdiff/queue';
+import { Redis } from 'ioredis';
 
 import { createHostLogger, type GpuHostOptions } from '../apps/gpu-host/src/index.js';
 import { machineLine } from '../apps/cli/src/bench/machine.js';
 import { replaceSection } from '../apps/cli/src/bench/sections.js';
 import { quantile } from '../apps/cli/src/bench/stats.js';
-import { freePort, modelsDir, startFleet, tempDir, type Fleet } from '../test/support/fleet.js';
+import { freePort, modelsDir, REDIS_URL, startFleet, tempDir, type Fleet } from '../test/support/fleet.js';
 import { createLocalObjectStore } from '@asyncdiff/storage';
 
 /** Users of the closed-loop row. */
@@ -40,6 +41,8 @@ interface Row {
   readonly videos: Burst;
   readonly texts: Burst;
   readonly peakMembers: number;
+  /** Commands the Redis server processed during the image burst, per job (every client: API, host, the bench's polls). */
+  readonly redisCommandsPerJob: number;
   /** What admission control decided per model when it first opened a batch (the host's log). */
   readonly admission: Record<string, string>;
 }
@@ -74,6 +77,13 @@ async function finished(fleet: Fleet, ids: readonly string[], timeoutMs: number)
   const bad = jobs.filter((j) => j.status !== 'succeeded').length;
   if (bad > 0) throw new Error(`${bad} jobs did not succeed`);
   return jobs;
+}
+
+/** Commands the Redis server has processed since it started (`INFO stats`). */
+async function redisCommands(redis: Redis): Promise<number> {
+  const m = /total_commands_processed:(\d+)/.exec(await redis.info('stats'));
+  if (!m) throw new Error('INFO stats has no total_commands_processed');
+  return Number(m[1]);
 }
 
 const latency = (j: JobTimes): number => Date.parse(j.finishedAt!) - Date.parse(j.createdAt);
@@ -157,6 +167,7 @@ async function measure(config: Config, imageJobs: number, videoJobs: number, tex
     api: { queue: { models: createModelCatalog(models) } },
   });
   let peakMembers = 0;
+  const redis = new Redis(REDIS_URL);
   const watch = setInterval(() => {
     for (const g of fleet.host.status().groups) for (const b of g.batches ?? []) peakMembers = Math.max(peakMembers, b.members);
   }, 20);
@@ -175,15 +186,18 @@ async function measure(config: Config, imageJobs: number, videoJobs: number, tex
     const closed = await closedLoop(fleet, CLIENTS, 20_000);
     process.stderr.write(`batching bench: ${config.name}: ${imageJobs} image jobs at once\n`);
     peakMembers = 0;
+    const commandsBefore = await redisCommands(redis);
     const images = await burst(fleet, Array.from({ length: imageJobs }, (_, i) => ({ type: 'image', model: 'digits', prompt: String(i % 10), seed: 100 + i })));
     const imagePeakMembers = peakMembers;
+    const redisCommandsPerJob = ((await redisCommands(redis)) - commandsBefore) / imageJobs;
     process.stderr.write(`batching bench: ${config.name}: ${videoJobs} video jobs at once\n`);
     const videos = await burst(fleet, Array.from({ length: videoJobs }, (_, i) => ({ type: 'video', model: 'moving-digits', prompt: String(i % 10), seed: 100 + i, output: { format: 'gif' } })));
     process.stderr.write(`batching bench: ${config.name}: ${textJobs} text jobs at once\n`);
     const texts = await burst(fleet, Array.from({ length: textJobs }, (_, i) => textJob(1000 + i)));
-    return { config: config.name, loneAutoMs, loneSequentialMs, closed, images, videos, texts, peakMembers: imagePeakMembers, admission };
+    return { config: config.name, loneAutoMs, loneSequentialMs, closed, images, videos, texts, peakMembers: imagePeakMembers, redisCommandsPerJob, admission };
   } finally {
     clearInterval(watch);
+    redis.disconnect();
     await fleet.close();
     outputs.remove();
   }
@@ -216,14 +230,14 @@ export async function runBatchingBench(argv: readonly string[]): Promise<void> {
   for (const c of configs) rows.push(await measure(c, imageJobs, videoJobs, textJobs));
   const base = rows[0]!;
   const line = (r: Row): string =>
-    `| ${r.config} | ${r.loneAutoMs.toFixed(0)} | ${r.loneSequentialMs.toFixed(0)} | ${r.closed.jobsPerSec.toFixed(2)} (${(r.closed.jobsPerSec / base.closed.jobsPerSec).toFixed(2)}×) | ${r.closed.latencyMs.p50.toFixed(0)} / ${r.closed.latencyMs.p99.toFixed(0)} (${(r.closed.latencyMs.p50 / r.loneAutoMs).toFixed(1)}× lone) | ${burstCells(r.images, base.images)} | ${burstCells(r.videos, base.videos)} | ${burstCells(r.texts, base.texts)} | ${r.peakMembers} | ${Object.entries(r.admission).map(([m, a]) => `${m}: ${a}`).join('; ') || '—'} |`;
+    `| ${r.config} | ${r.loneAutoMs.toFixed(0)} | ${r.loneSequentialMs.toFixed(0)} | ${r.closed.jobsPerSec.toFixed(2)} (${(r.closed.jobsPerSec / base.closed.jobsPerSec).toFixed(2)}×) | ${r.closed.latencyMs.p50.toFixed(0)} / ${r.closed.latencyMs.p99.toFixed(0)} (${(r.closed.latencyMs.p50 / r.loneAutoMs).toFixed(1)}× lone) | ${burstCells(r.images, base.images)} | ${burstCells(r.videos, base.videos)} | ${burstCells(r.texts, base.texts)} | ${r.peakMembers} | ${r.redisCommandsPerJob.toFixed(0)} | ${Object.entries(r.admission).map(([m, a]) => `${m}: ${a}`).join('; ') || '—'} |`;
   const md = [
     '## Continuous batching (`npx tsx bench/fleet.ts batching`)',
     '',
-    `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}. A fresh fleet per row (API, GPU host with one group of 2 CPU devices, local-folder store, one process, real Redis), rows run one after another in one run. Lone job: median of 7 submit→finish latencies of a 50-step \`digits\` image job (guidance 2), one at a time — \`auto\` (the default: cfg on both devices when idle) and \`sequential\` (one device: a batch of one when batching is on). 16 users: a closed loop of ${CLIENTS} clients for 20 s, each submitting an auto image job with \`Prefer: wait\` and the next as soon as it ended — latency under a steady load of ${CLIENTS} jobs in the system (the ratio compares it with the lone auto job). Burst (a saturated queue): ${imageJobs} 50-step \`digits\` image jobs (auto) submitted at once; jobs/s = jobs / (last finish − first submit); latency = submit→finish of each job (it includes the wait in the queue, so under a burst it grows with the job's place in line). Video: ${videoJobs} \`moving-digits\` GIF jobs at once. Text: ${textJobs} 30-step \`${TEXT_MODEL}\` jobs at once (the tiny SD 1.5 export in optimum's layout, 64×64, guidance 7.5: text encoder and VAE on the model host, the UNet loop in the batch). Peak members: the most jobs one device's batch held in the image burst. Admission: what each device's calibration decided per model (largest batch within the budget and its work per ms over a lone job's; "off": below the minimum gain, jobs run one per device).`,
+    `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}. A fresh fleet per row (API, GPU host with one group of 2 CPU devices, local-folder store, one process, real Redis), rows run one after another in one run. Lone job: median of 7 submit→finish latencies of a 50-step \`digits\` image job (guidance 2), one at a time — \`auto\` (the default: cfg on both devices when idle) and \`sequential\` (one device: a batch of one when batching is on). 16 users: a closed loop of ${CLIENTS} clients for 20 s, each submitting an auto image job with \`Prefer: wait\` and the next as soon as it ended — latency under a steady load of ${CLIENTS} jobs in the system (the ratio compares it with the lone auto job). Burst (a saturated queue): ${imageJobs} 50-step \`digits\` image jobs (auto) submitted at once; jobs/s = jobs / (last finish − first submit); latency = submit→finish of each job (it includes the wait in the queue, so under a burst it grows with the job's place in line). Video: ${videoJobs} \`moving-digits\` GIF jobs at once. Text: ${textJobs} 30-step \`${TEXT_MODEL}\` jobs at once (the tiny SD 1.5 export in optimum's layout, 64×64, guidance 7.5: text encoder and VAE on the model host, the UNet loop in the batch). Peak members: the most jobs one device's batch held in the image burst. Redis commands per image job: commands the server processed during the image burst (\`INFO stats\`: API, GPU host and this bench's once-a-second polls of unfinished jobs) ÷ jobs. Admission: what each device's calibration decided per model (largest batch within the budget and its work per ms over a lone job's; "off": below the minimum gain, jobs run one per device).`,
     '',
-    '| configuration | lone auto ms | lone sequential ms | 16 users: jobs/s | 16 users: latency p50 / p99 ms | burst: image jobs/s | burst: image latency p50 / p99 ms | burst: video jobs/s | burst: video latency p50 / p99 ms | burst: text jobs/s | burst: text latency p50 / p99 ms | peak members | admission |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| configuration | lone auto ms | lone sequential ms | 16 users: jobs/s | 16 users: latency p50 / p99 ms | burst: image jobs/s | burst: image latency p50 / p99 ms | burst: video jobs/s | burst: video latency p50 / p99 ms | burst: text jobs/s | burst: text latency p50 / p99 ms | peak members | Redis commands per image job | admission |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows.map(line),
   ].join('\n');
   replaceSection('bench/RESULTS.md', 'batching', md);
