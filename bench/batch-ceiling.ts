@@ -10,7 +10,7 @@
  *
  *   npx tsx bench/batch-ceiling.ts [--rounds 3]
  */
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -90,17 +90,16 @@ async function callMs(session: ort.InferenceSession, subject: Subject, rows: num
 
 /** Conv's share of the kernel time of 20 calls at `rows`, from ORT's profile. */
 async function convShare(subject: Subject, rows: number): Promise<number> {
-  const prefix = path.join(tmpdir(), `batch-ceiling-${process.pid}-${subject.file.length}-${rows}-`);
-  const session = await ort.InferenceSession.create(subject.file, options(prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), 'batch-ceiling-'));
+  const session = await ort.InferenceSession.create(subject.file, options(path.join(dir, 'ort')));
   const feeds = subject.feeds(rows);
   for (let i = 0; i < 20; i++) await session.run(feeds);
   session.endProfiling(); // onnxruntime-node returns nothing: the file is <prefix>_<date>.json
   await session.release();
-  const name = readdirSync(tmpdir()).find((f) => f.startsWith(path.basename(prefix)) && f.endsWith('.json'));
-  if (!name) throw new Error(`no ORT profile under ${prefix}*`);
-  const file = path.join(tmpdir(), name);
-  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat?: string; name: string; dur: number; args?: { op_name?: string } }[];
-  rmSync(file, { force: true });
+  const name = readdirSync(dir).find((f) => f.endsWith('.json'));
+  if (!name) throw new Error(`no ORT profile in ${dir}`);
+  const events = JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as { cat?: string; name: string; dur: number; args?: { op_name?: string } }[];
+  rmSync(dir, { recursive: true, force: true });
   let conv = 0;
   let all = 0;
   for (const e of events) {

@@ -203,11 +203,11 @@ async function measure(config: Config, imageJobs: number, videoJobs: number, tex
   }
 }
 
-/** Runs the comparison and writes its section. */
 /** A burst's two table cells: jobs/s (and its ratio to the same burst with batching off), p50 / p99 ms. */
 const burstCells = (b: Burst, off: Burst): string =>
   `${b.jobsPerSec.toFixed(2)} (${(b.jobsPerSec / off.jobsPerSec).toFixed(2)}×) | ${b.latencyMs.p50.toFixed(0)} / ${b.latencyMs.p99.toFixed(0)}`;
 
+/** Runs the comparison and writes its section. */
 export async function runBatchingBench(argv: readonly string[]): Promise<void> {
   const imageJobs = Number(argv.find((a) => a.startsWith('--images='))?.slice(9) ?? 200);
   const videoJobs = Number(argv.find((a) => a.startsWith('--videos='))?.slice(9) ?? 20);

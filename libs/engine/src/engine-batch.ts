@@ -233,6 +233,14 @@ export interface BatchAdmission {
   readonly batched: boolean;
 }
 
+/** What admission control works within: one job's rows, the row cap, the step budget, the minimum gain. */
+export interface CalibrationLimits {
+  readonly perJob: number;
+  readonly capRows: number;
+  readonly maxStepMs: number | undefined;
+  readonly minGain: number;
+}
+
 /**
  * Admission control for one engine: measures its step time at one job's rows (`perJob`), then
  * at doubling sizes up to `capRows` until a size overruns the step-time budget (`maxStepMs`,
@@ -243,7 +251,7 @@ export interface BatchAdmission {
 export async function calibrateBatching(
   engine: Engine,
   conditioning: GenerateRequest['conditioning'],
-  o: { readonly perJob: number; readonly capRows: number; readonly maxStepMs: number | undefined; readonly minGain: number },
+  o: CalibrationLimits,
 ): Promise<BatchAdmission> {
   const measured: { rows: number; stepMs: number }[] = [];
   let budgetMs = o.maxStepMs ?? Infinity;

@@ -7,7 +7,7 @@
 export { Engine } from './engine.js';
 export type { EngineOptions, GenerateRequest, GenerateResult } from './engine.js';
 export { EngineBatches, batchAdmission, batchShapeOf, calibrateBatching, maxRowsWithin, measureStepMs, probeConditioning, timestepBatching } from './engine-batch.js';
-export type { BatchAdmission, BatchJoinRequest, BatchOccupancy, BatchShape, EngineBatchOptions } from './engine-batch.js';
+export type { BatchAdmission, BatchJoinRequest, CalibrationLimits, BatchOccupancy, BatchShape, EngineBatchOptions } from './engine-batch.js';
 // Parallel modes and quality budgets live in the pure asyncdiff lib (the queue's job spec needs
 // the same names without onnxruntime); re-exported so engine users need one import.
 export { DEFAULT_PARALLEL, DEFAULT_QUALITY, PARALLEL_MODES, QUALITY_BUDGETS, branchesOf, budgetAdmits, devicesNeeded, isStale, layoutOf, resolveParallel } from '@asyncdiff/asyncdiff';

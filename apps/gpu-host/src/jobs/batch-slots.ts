@@ -1,5 +1,5 @@
 import { modelRows } from '@asyncdiff/asyncdiff';
-import { EngineBatches, calibrateBatching, probeConditioning, type BatchAdmission, type BatchJoinRequest, type BatchOccupancy, type BatchShape, type Engine, type GenerateResult, type TextToImage } from '@asyncdiff/engine';
+import { EngineBatches, calibrateBatching, probeConditioning, type BatchAdmission, type BatchJoinRequest, type BatchOccupancy, type BatchShape, type CalibrationLimits, type Engine, type GenerateResult, type TextToImage } from '@asyncdiff/engine';
 
 import type { DeviceDemand, DeviceLease } from '../device-allocator.js';
 import type { CachedEngine } from '../engine-cache.js';
@@ -58,16 +58,8 @@ export interface BatchSlotDeps {
   readonly calibrate?: (entry: CachedEngine, limits: CalibrationLimits) => Promise<BatchAdmission>;
 }
 
-/** Limits admission control works within (the host's options and the job's rows). */
-export interface CalibrationLimits {
-  readonly perJob: number;
-  readonly capRows: number;
-  readonly maxStepMs: number | undefined;
-  readonly minGain: number;
-}
-
 /** Times the engine's steps at doubling batch sizes on its own conditioning (see `calibrateBatching`). */
-export async function calibrateEngine(entry: Pick<CachedEngine, 'engine' | 'text'>, limits: CalibrationLimits): Promise<BatchAdmission> {
+async function calibrateEngine(entry: Pick<CachedEngine, 'engine' | 'text'>, limits: CalibrationLimits): Promise<BatchAdmission> {
   return calibrateBatching(entry.engine, await probeConditioning(entry.engine, entry.text), limits);
 }
 
