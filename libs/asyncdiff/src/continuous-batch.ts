@@ -56,6 +56,17 @@ export interface ContinuousBatchOptions {
   readonly onStep?: (info: { readonly members: number; readonly rows: number; readonly stepMs: number }) => void;
 }
 
+/** A model call in flight: what `finishStep` needs of what `startStep` dispatched. */
+interface StepCall {
+  /** Images and model rows of the call (members' images in order; with cfg, then their unconditional rows). */
+  readonly images: number;
+  readonly rows: number;
+  readonly members: number;
+  readonly t0: number;
+  /** The call's raw model output (every row). */
+  readonly eps: Promise<Float32Array>;
+}
+
 interface Member {
   readonly req: BatchMemberRequest;
   readonly images: number;
@@ -182,7 +193,11 @@ export class ContinuousBatch {
           if (this.waiting.length === 0) return;
           continue;
         }
-        await this.stepOnce();
+        // From the previous step's reports to this dispatch nothing awaits: what those reports
+        // queued (each member's progress write) then runs while the stages compute, as it does
+        // in `sample`, instead of between the steps, where it delayed every step of every job.
+        const call = this.startStep();
+        this.finishStep(call, await call.eps);
       }
     } catch (err) {
       this.failAll(err);
@@ -232,8 +247,11 @@ export class ContinuousBatch {
     for (const m of this.members.splice(0)) m.reject(err);
   }
 
-  /** One model call for every member's rows, then each member's own scheduler step. */
-  private async stepOnce(): Promise<void> {
+  /**
+   * Starts one model call for every member's rows: when the membership is bound already, the
+   * stages are dispatched before this returns.
+   */
+  private startStep(): StepCall {
     const members = this.members;
     const { n } = this;
     const { cfg } = this.options;
@@ -253,12 +271,18 @@ export class ContinuousBatch {
       }
       at += m.images;
     }
-    const count = members.length;
     const t0 = performance.now();
-    const raw = await this.runWithRecovery(rows, input, t);
+    return { images, rows, members: members.length, t0, eps: this.runWithRecovery(rows, input, t) };
+  }
+
+  /** After the model call: each member's own scheduler step and report; finished members leave. */
+  private finishStep(call: StepCall, raw: Float32Array): void {
+    const { n } = this;
+    const { cfg } = this.options;
+    const { images, rows, t0 } = call;
     const t1 = performance.now();
-    at = 0;
-    for (const m of [...members]) {
+    let at = 0;
+    for (const m of [...this.members]) {
       const s0 = performance.now();
       const size = m.images * n;
       const eps = cfg ? applyGuidance(raw.subarray(at * n, at * n + size), raw.subarray((images + at) * n, (images + at) * n + size), m.req.guidance) : raw.slice(at * n, at * n + size);
@@ -286,7 +310,7 @@ export class ContinuousBatch {
         m.resolve({ latents: m.x, stepsRun: m.steps - m.first, totalMs: performance.now() - m.startedAt, phases, restarts: m.restarts });
       }
     }
-    this.options.onStep?.({ members: count, rows, stepMs: performance.now() - t0 });
+    this.options.onStep?.({ members: call.members, rows, stepMs: performance.now() - t0 });
   }
 
   /**
@@ -298,7 +322,9 @@ export class ContinuousBatch {
     let restarts = 0;
     for (;;) {
       try {
-        await this.bind(rows);
+        // Only a new membership waits here (for the stages to take its conditioning); otherwise
+        // the dispatch happens in the caller's turn (see `run`).
+        if (this.bound !== this.membershipKey()) await this.bind(rows);
         const step = this.stepCount++;
         await this.runner.runStep(wholeModelStep(step), input, t.subarray(0, 1), t);
         return this.runner.eps(0);
@@ -314,10 +340,14 @@ export class ContinuousBatch {
     }
   }
 
-  /** Binds the runner to the members' rows when the membership changed since the last step. */
+  /** Who is in the batch now (what `bound` is compared with). */
+  private membershipKey(): string {
+    return this.members.map((m) => m.order).join(',');
+  }
+
+  /** Binds the runner to the members' rows (the membership changed since the last step). */
   private async bind(rows: number): Promise<void> {
-    const key = this.members.map((m) => m.order).join(',');
-    if (this.bound === key) return;
+    const key = this.membershipKey();
     const cond = this.members.map((m) => m.req.conditioning.cond);
     const sides = this.options.cfg ? [cond, this.members.map((m) => m.req.conditioning.uncond ?? {})] : [cond];
     const conditioning: Record<string, FeedTensor> = {};
