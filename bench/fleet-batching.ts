@@ -10,12 +10,14 @@
 import { createModelCatalog } from '@asyncdiff/queue';
 import { Redis } from 'ioredis';
 
-import { createHostLogger, type GpuHostOptions } from '../apps/gpu-host/src/index.js';
+import type { GpuHostOptions } from '../apps/gpu-host/src/index.js';
 import { machineLine } from '../apps/cli/src/bench/machine.js';
 import { replaceSection } from '../apps/cli/src/bench/sections.js';
 import { quantile } from '../apps/cli/src/bench/stats.js';
 import { freePort, modelsDir, REDIS_URL, startFleet, tempDir, type Fleet } from '../test/support/fleet.js';
 import { createLocalObjectStore } from '@asyncdiff/storage';
+
+import { admissionLog } from './admission-log.js';
 
 /** Users of the closed-loop row. */
 const CLIENTS = 16;
@@ -150,20 +152,9 @@ async function measure(config: Config, imageJobs: number, videoJobs: number, tex
   const port = await freePort();
   const store = createLocalObjectStore({ rootDir: outputs.dir, baseUrl: `http://127.0.0.1:${port}/v1/files` });
   const models = modelsDir(outputs.dir, ['digits', 'moving-digits'], [TEXT_MODEL]);
-  const admission: Record<string, string> = {};
-  const logger = {
-    write: (line: string) => {
-      const e = JSON.parse(line) as { engine?: string; maxRows?: number; gain?: number; batched?: boolean };
-      if (e.batched === undefined || !e.engine) return;
-      // One decision per device's engine: calibration is per device, and on a loaded CPU host two
-      // devices can decide differently for one model.
-      const model = e.engine.split('@')[0]!;
-      const decision = e.batched ? `${e.maxRows} rows, ${e.gain?.toFixed(2)}×` : `off (${e.gain?.toFixed(2)}× at ${e.maxRows} rows)`;
-      admission[model] = admission[model] ? `${admission[model]} / ${decision}` : decision;
-    },
-  };
+  const { logger, decisions: admission } = admissionLog('bench');
   const fleet = await startFleet(store, port, {
-    host: { ...config.host, modelsDir: models, logger: createHostLogger({ hostId: 'bench', level: 'info', destination: logger }) },
+    host: { ...config.host, modelsDir: models, logger },
     api: { queue: { models: createModelCatalog(models) } },
   });
   let peakMembers = 0;

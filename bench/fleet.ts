@@ -6,7 +6,8 @@
  *   npm run build && npx tsx bench/fleet.ts
  *
  * `npx tsx bench/fleet.ts batching` runs only the continuous-batching comparison (see
- * fleet-batching.ts; `--images=N --videos=M`).
+ * fleet-batching.ts; `--images=N --videos=M`); `npx tsx bench/fleet.ts lone` only the interleaved
+ * lone-job latency A/B (fleet-lone.ts; `--rounds=N`).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { machineLine } from '../apps/cli/src/bench/machine.js';
 import { replaceSection } from '../apps/cli/src/bench/sections.js';
 import { quantile } from '../apps/cli/src/bench/stats.js';
 import { runBatchingBench } from './fleet-batching.js';
+import { runLoneBench } from './fleet-lone.js';
 import { freePort, startFleet, tempDir, waitForJobs, type Fleet } from '../test/support/fleet.js';
 
 interface LoadResult {
@@ -101,6 +103,10 @@ async function waitModeRow(store: Parameters<typeof startFleet>[0], wait: 'hybri
 
 if (process.argv[2] === 'batching') {
   await runBatchingBench(process.argv.slice(3));
+  process.exit(0);
+}
+if (process.argv[2] === 'lone') {
+  await runLoneBench(process.argv.slice(3));
   process.exit(0);
 }
 
