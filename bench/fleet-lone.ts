@@ -3,12 +3,14 @@
  * ± 5%"), measured so that the answer survives this machine's noise. The batching bench runs its
  * configurations one after another, 7 lone jobs each, and its lone rows moved 134–217 ms between
  * runs with no pattern. Here one fleet per configuration (API + GPU host, one group of 2 CPU
- * devices, real Redis) is up at the same time and they take turns, one job at a time, forward
- * then backward (A B C C B A), so drift in the machine's load falls on all alike; the result per
- * batching configuration is the median of its ratios to the adjacent data-parallel job, with a
- * bootstrap 95% interval over those pairs. Writes the "lone" section of bench/RESULTS.md.
+ * devices, real Redis) is up at the same time and they take turns, one job at a time, each pass
+ * in a fresh random order, so drift in the machine's load falls on all alike and no fleet is
+ * always the one that runs right after itself (its stages and caches still warm: a fixed order
+ * such as A B C C B A gave that to two fleets of three); the result per batching configuration
+ * is the median of its ratios to the data-parallel job of the same pass, with a bootstrap 95%
+ * interval over the passes. Writes the "lone" section of bench/RESULTS.md.
  *
- *   npm run build && npx tsx bench/fleet.ts lone [--rounds=30]
+ *   npm run build && npx tsx bench/fleet.ts lone [--passes=100]
  */
 import { createModelCatalog } from '@asyncdiff/queue';
 import { createLocalObjectStore } from '@asyncdiff/storage';
@@ -60,6 +62,16 @@ function rng(seed: number): () => number {
   };
 }
 
+/** A copy of `xs` in random order (Fisher–Yates over `next`). */
+function shuffled<T>(xs: readonly T[], next: () => number): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 /** Median of `ratios` and its 95% percentile-bootstrap interval (2,000 resamples of the pairs). */
 function medianWithInterval(ratios: readonly number[]): { median: number; low: number; high: number } {
   const next = rng(12);
@@ -80,7 +92,7 @@ interface ModeResult {
 
 /** Runs the interleaved comparison and writes its section. */
 export async function runLoneBench(argv: readonly string[]): Promise<void> {
-  const rounds = Number(argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 30);
+  const passes = Number(argv.find((a) => a.startsWith('--passes='))?.slice(9) ?? 100);
   const started = new Date();
   const machine = machineLine();
   const outputs = tempDir('fleet-lone');
@@ -101,22 +113,19 @@ export async function runLoneBench(argv: readonly string[]): Promise<void> {
     }
     const results: ModeResult[] = [];
     for (const m of MODES) {
-      process.stderr.write(`lone bench: ${m.name}, ${rounds} rounds\n`);
+      process.stderr.write(`lone bench: ${m.name}, ${passes} passes\n`);
+      const nextOrder = rng(7);
       const r: ModeResult = { mode: m.name, ms: SIDES.map(() => []), denoiseMs: SIDES.map(() => []), ratios: SIDES.map(() => []) };
-      for (let i = 0; i < rounds; i++) {
-        // Forward then backward: the baseline opens and closes the round, every side once per pass.
-        for (const [pass, order] of [SIDES.map((_, k) => k), SIDES.map((_, k) => SIDES.length - 1 - k)].entries()) {
-          const seed = 1000 + 2 * i + pass;
-          const ms: number[] = [];
-          for (const k of order) {
-            const { totalMs, denoiseMs } = await loneMs(fleets[k]!, m.parallel, seed);
-            ms[k] = totalMs;
-            r.denoiseMs[k]!.push(denoiseMs);
-          }
-          for (const [k, v] of ms.entries()) {
-            r.ms[k]!.push(v);
-            if (k > 0) r.ratios[k]!.push(v / ms[0]!);
-          }
+      for (let pass = 0; pass < passes; pass++) {
+        const ms: number[] = [];
+        for (const k of shuffled(SIDES.map((_, k) => k), nextOrder)) {
+          const { totalMs, denoiseMs } = await loneMs(fleets[k]!, m.parallel, 1000 + pass);
+          ms[k] = totalMs;
+          r.denoiseMs[k]!.push(denoiseMs);
+        }
+        for (const [k, v] of ms.entries()) {
+          r.ms[k]!.push(v);
+          if (k > 0) r.ratios[k]!.push(v / ms[0]!);
         }
       }
       results.push(r);
@@ -138,7 +147,7 @@ export async function runLoneBench(argv: readonly string[]): Promise<void> {
     const md = [
       '## Lone-job latency, batching on vs off, interleaved (`npx tsx bench/fleet.ts lone`)',
       '',
-      `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}. One fleet per configuration, all up at once on one Redis (each: API, GPU host with one group of 2 CPU devices pinned to the same two cores, local-folder store). One 50-step \`digits\` image job (guidance 2) at a time with \`Prefer: wait\`; the fleets take turns forward then backward (A B C C B A) for ${rounds} rounds per mode, ${2 * rounds} jobs per fleet per mode, the same seeds on every fleet; latency = submit→finish from the job record. Change = median over the ${2 * rounds} passes of (this fleet's job ÷ the data-parallel job of the same pass), with a 95% bootstrap interval over the passes; "within ± 5%" = the whole interval inside 0.95–1.05 (issue #12's target). Admission per device — ${decided}.`,
+      `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}. One fleet per configuration, all up at once on one Redis (each: API, GPU host with one group of 2 CPU devices pinned to the same two cores, local-folder store). One 50-step \`digits\` image job (guidance 2) at a time with \`Prefer: wait\`; the fleets take turns, one job each per pass, each pass in a fresh random order (seeded), ${passes} passes per mode, the same seeds on every fleet; latency = submit→finish from the job record. Change = median over the ${passes} passes of (this fleet's job ÷ the data-parallel job of the same pass), with a 95% bootstrap interval over the passes; "within ± 5%" = the whole interval inside 0.95–1.05 (issue #12's target). Admission per device — ${decided}.`,
       '',
       '| lone job mode | configuration | submit→finish median ms (p90) | of which denoising, median ms | change vs data parallelism [95% interval] | within ± 5% |',
       '|---|---|---:|---:|---:|---|',

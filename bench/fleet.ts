@@ -7,7 +7,7 @@
  *
  * `npx tsx bench/fleet.ts batching` runs only the continuous-batching comparison (see
  * fleet-batching.ts; `--images=N --videos=M`); `npx tsx bench/fleet.ts lone` only the interleaved
- * lone-job latency A/B (fleet-lone.ts; `--rounds=N`).
+ * lone-job latency A/B (fleet-lone.ts; `--passes=N`).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
