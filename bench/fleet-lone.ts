@@ -50,7 +50,7 @@ async function loneMs(fleet: Fleet, parallel: unknown, seed: number): Promise<{ 
   return { totalMs: Date.parse(j.finishedAt!) - Date.parse(j.createdAt), denoiseMs: j.timings.denoiseMs };
 }
 
-/** A deterministic generator for the bootstrap (mulberry32), so a rerun on the same data agrees. */
+/** A deterministic generator (mulberry32) for the pass order and the bootstrap: a rerun orders and resamples alike. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
